@@ -1,0 +1,203 @@
+//! The domain: what applying a validated Lernito request means.
+//!
+//! Same order and outcomes as the plugin's `views.py`: every course is checked
+//! (key syntax, then existence) in request order before anything is written; the
+//! first failing course decides the error. Then an existing account is enrolled
+//! in every course, an unknown email gets an auto-enroll allowance for every
+//! course. Unlike the plugin, independent LMS calls run concurrently (the client
+//! bounds how many are in flight).
+
+use futures_util::future::join_all;
+
+use edx_hooks_shared::course_key::parse_course_key;
+use edx_hooks_shared::openedx::{EnrollmentLms, LmsError};
+
+use crate::request::EnrollmentRequest;
+
+/// A successful application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The email belongs to an account: it is now actively enrolled.
+    Enrolled { courses: usize },
+    /// No account yet: allowances exist and enroll at registration.
+    Allowed { courses: usize },
+}
+
+impl Applied {
+    /// The plugin's success message; `courses` counts the ids as sent, duplicates included.
+    pub fn message(&self) -> String {
+        match self {
+            Applied::Enrolled { courses } => {
+                format!("User enrollment status verified for {courses} course(s)")
+            }
+            Applied::Allowed { courses } => {
+                format!("Enrollment allowance verified for {courses} course(s)")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("Invalid course key format: {0}")]
+    InvalidCourseKey(String),
+    #[error("Course {0} does not exist")]
+    CourseNotFound(String),
+    #[error(transparent)]
+    Upstream(#[from] LmsError),
+}
+
+/// Each distinct id once, in first-seen order.
+fn distinct(ids: &[String]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !out.contains(&id.as_str()) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The first course, in request order, that does not exist or could not be checked.
+fn first_missing_course(
+    checked: &[String],
+    distinct_ids: &[&str],
+    exists: &[Result<bool, LmsError>],
+) -> Result<(), ApplyError> {
+    for id in checked {
+        let index = distinct_ids.iter().position(|c| c == id).unwrap_or_default();
+        match exists.get(index) {
+            Some(Ok(true)) => {}
+            Some(Ok(false)) | None => return Err(ApplyError::CourseNotFound(id.clone())),
+            Some(Err(err)) => return Err(ApplyError::Upstream(err.clone())),
+        }
+    }
+    Ok(())
+}
+
+pub async fn apply<L: EnrollmentLms>(lms: &L, request: &EnrollmentRequest) -> Result<Applied, ApplyError> {
+    let ids = &request.course_ids;
+    // Key syntax is free to check: find the first malformed id up front. Courses
+    // before it must still be checked for existence, since the plugin reports a
+    // missing course that comes earlier in the list first.
+    let first_invalid = ids.iter().position(|id| parse_course_key(id).is_err());
+    let checked = &ids[..first_invalid.unwrap_or(ids.len())];
+    let to_check = distinct(checked);
+
+    let checks = join_all(to_check.iter().map(|id| lms.course_exists(id)));
+    let user = match first_invalid {
+        Some(index) => {
+            first_missing_course(checked, &to_check, &checks.await)?;
+            return Err(ApplyError::InvalidCourseKey(ids[index].clone()));
+        }
+        None => {
+            // The user lookup does not depend on the courses: run it alongside.
+            let (exists, user) = tokio::join!(checks, lms.find_user_by_email(&request.email));
+            first_missing_course(checked, &to_check, &exists)?;
+            user?
+        }
+    };
+
+    let unique = distinct(ids);
+    match user {
+        Some(account) => {
+            let results =
+                join_all(unique.iter().map(|id| lms.ensure_enrollment(&account.username, id))).await;
+            results.into_iter().collect::<Result<Vec<_>, _>>()?;
+            Ok(Applied::Enrolled { courses: ids.len() })
+        }
+        None => {
+            let results = join_all(unique.iter().map(|id| lms.ensure_allowance(&request.email, id))).await;
+            results.into_iter().collect::<Result<Vec<_>, _>>()?;
+            Ok(Applied::Allowed { courses: ids.len() })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The domain against an in-memory LMS: ordering and all-or-nothing rules.
+    use super::*;
+    use edx_hooks_shared::openedx::{AllowanceOutcome, EnrollmentOutcome, LmsUser};
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct FakeLms {
+        courses: HashSet<String>,
+        users: Vec<(String, String)>,
+        failing_course: Option<String>,
+        writes: Mutex<Vec<String>>,
+    }
+
+    impl EnrollmentLms for FakeLms {
+        async fn course_exists(&self, course_id: &str) -> Result<bool, LmsError> {
+            if self.failing_course.as_deref() == Some(course_id) {
+                return Err(LmsError::Unavailable { operation: "course_exists", status: 503, attempts: 3 });
+            }
+            Ok(self.courses.contains(course_id))
+        }
+        async fn find_user_by_email(&self, email: &str) -> Result<Option<LmsUser>, LmsError> {
+            Ok(self
+                .users
+                .iter()
+                .find(|(e, _)| e == email)
+                .map(|(_, u)| LmsUser { username: u.clone(), is_active: true }))
+        }
+        async fn ensure_enrollment(&self, username: &str, course_id: &str) -> Result<EnrollmentOutcome, LmsError> {
+            self.writes.lock().unwrap().push(format!("enroll {username} {course_id}"));
+            Ok(EnrollmentOutcome::Active)
+        }
+        async fn ensure_allowance(&self, email: &str, course_id: &str) -> Result<AllowanceOutcome, LmsError> {
+            self.writes.lock().unwrap().push(format!("allow {email} {course_id}"));
+            Ok(AllowanceOutcome::Created)
+        }
+    }
+
+    fn request(email: &str, ids: &[&str]) -> EnrollmentRequest {
+        EnrollmentRequest {
+            name: "N".into(),
+            family: "F".into(),
+            username: "u".into(),
+            email: email.into(),
+            course_ids: ids.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn lms() -> FakeLms {
+        FakeLms {
+            courses: ["course-v1:a+b+c", "course-v1:a+b+d"].iter().map(|s| s.to_string()).collect(),
+            users: vec![("known@example.com".into(), "known".into())],
+            ..FakeLms::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn enrolls_known_and_allows_unknown_counting_duplicates() {
+        let lms = lms();
+        let ids = ["course-v1:a+b+c", "course-v1:a+b+d", "course-v1:a+b+c"];
+        let applied = apply(&lms, &request("known@example.com", &ids)).await.unwrap();
+        assert_eq!(applied.message(), "User enrollment status verified for 3 course(s)");
+        assert_eq!(lms.writes.lock().unwrap().len(), 2, "each distinct course once");
+        let applied = apply(&lms, &request("new@example.com", &ids[..1])).await.unwrap();
+        assert_eq!(applied.message(), "Enrollment allowance verified for 1 course(s)");
+    }
+
+    #[tokio::test]
+    async fn first_failing_course_in_order_wins_and_nothing_is_written() {
+        let lms = lms();
+        let r = apply(&lms, &request("known@example.com", &["course-v1:x+y+z", "bad key"])).await;
+        assert_eq!(r, Err(ApplyError::CourseNotFound("course-v1:x+y+z".into())));
+        let r = apply(&lms, &request("known@example.com", &["course-v1:a+b+c", "bad key", "course-v1:x+y+z"])).await;
+        assert_eq!(r, Err(ApplyError::InvalidCourseKey("bad key".into())));
+        assert!(lms.writes.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn upstream_failure_is_not_a_success() {
+        let lms = FakeLms { failing_course: Some("course-v1:a+b+d".into()), ..lms() };
+        let r = apply(&lms, &request("known@example.com", &["course-v1:a+b+c", "course-v1:a+b+d"])).await;
+        assert!(matches!(r, Err(ApplyError::Upstream(_))));
+        assert!(lms.writes.lock().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,306 @@
+//! The webhook as an HTTP exchange, without Lambda types: method, path, headers
+//! and body in, status and JSON body out. `main.rs` adapts API Gateway events to
+//! it; tests call it directly or through the Lambda runtime emulator.
+//!
+//! Order of checks, as in the plugin's `views.py`: route/method → size → JSON →
+//! signature → DRF field validation → course checks → apply.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use edx_hooks_shared::canonical_json::{self, PyJson};
+use edx_hooks_shared::metrics::Metrics;
+use edx_hooks_shared::openedx::EnrollmentLms;
+use edx_hooks_shared::secrets::{flatten_secret_versions, SecretCache, SecretError, SecretSource};
+use edx_hooks_shared::signature::{self, SignedForm, SignedMessages};
+
+use crate::enroll::{apply, Applied, ApplyError};
+use crate::request::validate;
+
+/// Largest accepted body. Lernito payloads are a few hundred bytes; the cap keeps
+/// canonicalisation and HMAC work per request small and bounded.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Largest accepted signature header (a valid one is 64 characters).
+pub const MAX_SIGNATURE_HEADER_BYTES: usize = 256;
+pub const SIGNATURE_HEADER: &str = "x-lernito-signature";
+
+/// The two paths Lernito may call: the plugin README's and the plugin's real mount.
+const ROUTES: [&str; 2] = ["/api/lernito/webhook", "/lernito/webhook"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// JSON, rendered as DRF's `JSONRenderer` would.
+    pub body: String,
+    /// Extra headers (e.g. `Allow` on 405).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, value: PyJson) -> Self {
+        Reply { status, body: value.render_drf(), headers: Vec::new() }
+    }
+
+    /// `{"success": <bool>, "message": <message>}`: the plugin's response shape.
+    fn outcome(status: u16, success: bool, message: PyJson) -> Self {
+        Reply::json(status, PyJson::object([("success", PyJson::Bool(success)), ("message", message)]))
+    }
+
+    fn failure(status: u16, message: impl Into<String>) -> Self {
+        Reply::outcome(status, false, PyJson::str(message))
+    }
+}
+
+/// What the log line and metrics say about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Enrolled,
+    Allowed,
+    InvalidSignature,
+    InvalidBody,
+    ValidationFailed,
+    InvalidCourseKey,
+    CourseNotFound,
+    UpstreamError,
+    SecretUnavailable,
+    TooLarge,
+    MethodNotAllowed,
+    NotFound,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Enrolled => "enrolled",
+            Outcome::Allowed => "allowed",
+            Outcome::InvalidSignature => "invalid_signature",
+            Outcome::InvalidBody => "invalid_body",
+            Outcome::ValidationFailed => "validation_failed",
+            Outcome::InvalidCourseKey => "invalid_course_key",
+            Outcome::CourseNotFound => "course_not_found",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::SecretUnavailable => "secret_unavailable",
+            Outcome::TooLarge => "too_large",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::NotFound => "not_found",
+        }
+    }
+}
+
+/// Is this one of the webhook's paths? Trailing slash optional; an API Gateway
+/// stage prefix (`/prod/api/lernito/webhook/`) is tolerated.
+pub fn is_webhook_path(path: &str) -> bool {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    ROUTES.iter().any(|route| trimmed == *route || trimmed.ends_with(route))
+}
+
+pub struct WebhookService<L> {
+    lms: Arc<L>,
+    secrets: Arc<SecretCache<SecretSource>>,
+}
+
+struct Summary {
+    outcome: Outcome,
+    courses: usize,
+    email_hash: Option<String>,
+    signed_form: Option<SignedForm>,
+    error_kind: Option<&'static str>,
+}
+
+impl<L: EnrollmentLms> WebhookService<L> {
+    pub fn new(lms: Arc<L>, secrets: Arc<SecretCache<SecretSource>>) -> Self {
+        WebhookService { lms, secrets }
+    }
+
+    /// Handle one request and emit its log line and metrics.
+    pub async fn handle(&self, method: &str, path: &str, signature: Option<&str>, body: &[u8]) -> Reply {
+        let started = Instant::now();
+        let mut summary =
+            Summary { outcome: Outcome::NotFound, courses: 0, email_hash: None, signed_form: None, error_kind: None };
+        let reply = self.process(method, path, signature, body, &mut summary).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            target: "enrollment_webhook",
+            outcome = summary.outcome.as_str(),
+            status = reply.status,
+            courses = summary.courses,
+            latency_ms,
+            email_hash = summary.email_hash.as_deref().unwrap_or(""),
+            signed_form = summary.signed_form.map(SignedForm::as_str).unwrap_or(""),
+            error_kind = summary.error_kind.unwrap_or(""),
+            body_bytes = body.len(),
+            "webhook processed"
+        );
+        let mut metrics = Metrics::new("EdxHooks", "enrollment-webhook");
+        metrics.count("Requests", 1.0);
+        metrics.count(&format!("Outcome.{}", summary.outcome.as_str()), 1.0);
+        match summary.outcome {
+            Outcome::Enrolled => metrics.count("EnrollmentsApplied", summary.courses as f64),
+            Outcome::Allowed => metrics.count("AllowancesEnsured", summary.courses as f64),
+            Outcome::InvalidSignature => metrics.count("SignatureFailures", 1.0),
+            Outcome::UpstreamError => {
+                metrics.count(&format!("UpstreamErrors.{}", summary.error_kind.unwrap_or("unknown")), 1.0)
+            }
+            _ => {}
+        }
+        metrics.milliseconds("Latency", latency_ms);
+        metrics.emit();
+        reply
+    }
+
+    async fn process(
+        &self,
+        method: &str,
+        path: &str,
+        signature: Option<&str>,
+        body: &[u8],
+        summary: &mut Summary,
+    ) -> Reply {
+        if !is_webhook_path(path) {
+            summary.outcome = Outcome::NotFound;
+            return Reply::failure(404, "Not found");
+        }
+        if !method.eq_ignore_ascii_case("POST") {
+            summary.outcome = Outcome::MethodNotAllowed;
+            let detail = PyJson::str(format!("Method \"{}\" not allowed.", method.to_ascii_uppercase()));
+            let mut reply = Reply::json(405, PyJson::object([("detail", detail)]));
+            reply.headers.push(("allow", "POST, OPTIONS".into()));
+            return reply;
+        }
+        if body.len() > MAX_BODY_BYTES {
+            summary.outcome = Outcome::TooLarge;
+            return Reply::failure(413, format!("Request body exceeds {MAX_BODY_BYTES} bytes"));
+        }
+        // DRF parses the body before the view checks the signature.
+        let parsed = match canonical_json::parse(body) {
+            Ok(value) => value,
+            Err(err) => {
+                summary.outcome = Outcome::InvalidBody;
+                return Reply::failure(400, format!("JSON parse error - {err}"));
+            }
+        };
+
+        let secrets = match self.verify(signature, &parsed, body, summary).await {
+            Ok(secrets) => secrets,
+            Err(reply) => return reply,
+        };
+
+        let request = match validate(&parsed) {
+            Ok(request) => request,
+            Err(errors) => {
+                summary.outcome = Outcome::ValidationFailed;
+                return Reply::outcome(400, false, errors);
+            }
+        };
+        summary.courses = request.course_ids.len();
+        summary.email_hash = Some(email_hash(&secrets, &request.email));
+
+        match apply(self.lms.as_ref(), &request).await {
+            Ok(applied) => {
+                summary.outcome = match applied {
+                    Applied::Enrolled { .. } => Outcome::Enrolled,
+                    Applied::Allowed { .. } => Outcome::Allowed,
+                };
+                Reply::outcome(200, true, PyJson::str(applied.message()))
+            }
+            Err(err) => {
+                let (outcome, status) = match &err {
+                    ApplyError::InvalidCourseKey(_) => (Outcome::InvalidCourseKey, 400),
+                    ApplyError::CourseNotFound(_) => (Outcome::CourseNotFound, 400),
+                    ApplyError::Upstream(lms_error) => {
+                        summary.error_kind = Some(lms_error.kind());
+                        tracing::error!(error = %lms_error, "enrollment could not be applied");
+                        (Outcome::UpstreamError, 500)
+                    }
+                };
+                summary.outcome = outcome;
+                if status == 500 {
+                    Reply::failure(500, "Internal server error")
+                } else {
+                    Reply::failure(status, err.to_string())
+                }
+            }
+        }
+    }
+
+    /// Check the signature; on success return the accepted secrets.
+    async fn verify(
+        &self,
+        header: Option<&str>,
+        parsed: &PyJson,
+        body: &[u8],
+        summary: &mut Summary,
+    ) -> Result<Arc<Vec<String>>, Reply> {
+        let invalid = |summary: &mut Summary| {
+            summary.outcome = Outcome::InvalidSignature;
+            Reply::failure(401, "Invalid signature")
+        };
+        let Some(header) = header.filter(|h| !h.is_empty() && h.len() <= MAX_SIGNATURE_HEADER_BYTES) else {
+            return Err(invalid(summary));
+        };
+        let versions = match self.secrets.get().await {
+            Ok(versions) => versions,
+            Err(SecretError::NotConfigured(what)) => {
+                // The plugin answers 401 when LERNITO_WEBHOOK_SECRET is unset.
+                tracing::error!(source = %what, "webhook secret is not configured; rejecting every request");
+                return Err(invalid(summary));
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "webhook secret unavailable and nothing cached");
+                summary.outcome = Outcome::SecretUnavailable;
+                return Err(Reply::failure(500, "Internal server error"));
+            }
+        };
+        let messages = SignedMessages::new(parsed, body);
+        let check = |versions: &[String]| -> Option<(SignedForm, Vec<String>)> {
+            let secrets = flatten_secret_versions(versions).ok()?;
+            signature::verify_lernito(header, &secrets, &messages).map(|form| (form, secrets))
+        };
+        if let Some((form, secrets)) = check(&versions) {
+            summary.signed_form = Some(form);
+            return Ok(Arc::new(secrets));
+        }
+        // Maybe the secret was rotated since we cached it: refetch once (rate-limited).
+        if let Some(refreshed) = self.secrets.force_refresh().await {
+            if let Some((form, secrets)) = check(&refreshed) {
+                summary.signed_form = Some(form);
+                return Ok(Arc::new(secrets));
+            }
+        }
+        Err(invalid(summary))
+    }
+}
+
+/// A keyed hash of the email for logs: correlates requests of one learner without
+/// revealing the address. Keyed with a value derived from the webhook secret so
+/// the hash cannot be reversed by hashing guessed addresses.
+pub fn email_hash(secrets: &[String], email: &str) -> String {
+    let key = secrets.first().map(String::as_str).unwrap_or("");
+    let derived = signature::mac(key.as_bytes(), b"edx-hooks/log-email-hash");
+    let digest = signature::mac(&derived, email.trim().to_lowercase().as_bytes());
+    hex::encode(&digest[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        for ok in ["/api/lernito/webhook/", "/api/lernito/webhook", "/lernito/webhook/", "/lernito/webhook", "/prod/lernito/webhook/"] {
+            assert!(is_webhook_path(ok), "{ok}");
+        }
+        for bad in ["/", "/lernito", "/api/lernito/webhook/x", "/lernito/webhooks/", "/lernito/webhook//"] {
+            assert!(!is_webhook_path(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_hash_is_stable_keyed_and_hides_the_address() {
+        let a = email_hash(&["k1".into()], "Learner@Example.com");
+        assert_eq!(a, email_hash(&["k1".into()], " learner@example.com "));
+        assert_ne!(a, email_hash(&["k2".into()], "learner@example.com"));
+        assert_eq!(a.len(), 16);
+        assert!(!a.contains('@'));
+    }
+}

@@ -1,0 +1,141 @@
+//! Open edX client settings, read once per cold start.
+
+use std::time::Duration;
+
+use super::retry::RetryPolicy;
+
+/// Which REST endpoint creates enrollment allowances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowanceApi {
+    /// `EnrollmentAllowedView` at `/api/enrollment/v1/enrollment_allowed/`
+    /// (Quince through Teak; deprecated on master by ADR 0028).
+    Legacy,
+    /// The `EnrollmentViewSet` action that replaces it on master.
+    ViewSet,
+    /// Legacy first; if the LMS answers 404 for it, switch to the view set for
+    /// the rest of this process's life.
+    Auto,
+}
+
+impl AllowanceApi {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "legacy" => Some(AllowanceApi::Legacy),
+            "viewset" => Some(AllowanceApi::ViewSet),
+            "auto" | "" => Some(AllowanceApi::Auto),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenEdxConfig {
+    /// e.g. `https://lms.example.com` (no trailing slash needed).
+    pub base_url: String,
+    /// Per-attempt timeout of one HTTP call.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Most LMS calls in flight at once from this process (token calls excluded).
+    pub max_concurrency: usize,
+    /// Mode for new enrollments; `None` lets the LMS pick its default (`audit`),
+    /// exactly like the plugin's `CourseEnrollment.enroll(user, key)`.
+    pub enrollment_mode: Option<String>,
+    /// Send `force_enrollment: true` so closed enrollment windows do not block us,
+    /// like the plugin's `check_access=False` (honoured for global staff only).
+    pub force_enrollment: bool,
+    pub allowance_api: AllowanceApi,
+    /// Refresh the OAuth2 token this long before it expires (capped at half its life).
+    pub token_refresh_margin: Duration,
+    /// Username of the service user, passed to the course API so visibility is
+    /// evaluated for it (staff) rather than for an anonymous user.
+    pub service_username: Option<String>,
+}
+
+impl Default for OpenEdxConfig {
+    fn default() -> Self {
+        OpenEdxConfig {
+            base_url: "http://127.0.0.1:8300".into(),
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            retry: RetryPolicy::default(),
+            max_concurrency: 8,
+            enrollment_mode: None,
+            force_enrollment: true,
+            allowance_api: AllowanceApi::Auto,
+            token_refresh_margin: Duration::from_secs(60),
+            service_username: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+fn env_parse<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse::<T>().map(Some).map_err(|_| ConfigError {
+            name,
+            value: v,
+            reason: "not a valid number",
+        }),
+        _ => Ok(None),
+    }
+}
+
+impl OpenEdxConfig {
+    /// Read `OPENEDX_*` variables; anything unset keeps its default.
+    pub fn from_env(default_base_url: &str) -> Result<Self, ConfigError> {
+        let mut c = OpenEdxConfig {
+            base_url: std::env::var("OPENEDX_BASE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default_base_url.to_owned()),
+            ..OpenEdxConfig::default()
+        };
+        c.base_url = c.base_url.trim().trim_end_matches('/').to_owned();
+        if let Some(ms) = env_parse::<u64>("OPENEDX_TIMEOUT_MS")? {
+            c.request_timeout = Duration::from_millis(ms);
+        }
+        if let Some(n) = env_parse::<u32>("OPENEDX_MAX_ATTEMPTS")? {
+            c.retry.max_attempts = n.max(1);
+        }
+        if let Some(n) = env_parse::<usize>("OPENEDX_MAX_CONCURRENCY")? {
+            c.max_concurrency = n.max(1);
+        }
+        if let Ok(mode) = std::env::var("OPENEDX_ENROLLMENT_MODE") {
+            let mode = mode.trim().to_owned();
+            c.enrollment_mode = (!mode.is_empty()).then_some(mode);
+        }
+        if let Ok(v) = std::env::var("OPENEDX_FORCE_ENROLLMENT") {
+            c.force_enrollment = match v.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError {
+                        name: "OPENEDX_FORCE_ENROLLMENT",
+                        value: v,
+                        reason: "expected true or false",
+                    })
+                }
+            };
+        }
+        if let Ok(v) = std::env::var("OPENEDX_ALLOWANCE_API") {
+            c.allowance_api = AllowanceApi::parse(&v).ok_or(ConfigError {
+                name: "OPENEDX_ALLOWANCE_API",
+                value: v.clone(),
+                reason: "expected legacy, viewset or auto",
+            })?;
+        }
+        if let Ok(v) = std::env::var("OPENEDX_SERVICE_USERNAME") {
+            let v = v.trim().to_owned();
+            c.service_username = (!v.is_empty()).then_some(v);
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,146 @@
+//! The Open edX LMS, as the rest of the code sees it.
+//!
+//! [`EnrollmentLms`] and [`CatalogLms`] are the ports; [`rest::OpenEdxClient`] is the
+//! adapter that speaks edx-platform's REST APIs. Tests swap in the LMS emulator
+//! (over HTTP) or in-memory fakes of the traits.
+
+pub mod config;
+pub mod rest;
+pub mod retry;
+
+use std::future::Future;
+
+pub use config::{AllowanceApi, OpenEdxConfig};
+pub use rest::OpenEdxClient;
+
+/// A learner account found by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LmsUser {
+    pub username: String,
+    pub is_active: bool,
+}
+
+/// What ensuring an enrollment allowance did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowanceOutcome {
+    Created,
+    AlreadyPresent,
+    /// It existed with `auto_enroll=false` and was switched on, as the plugin does.
+    AutoEnrollEnabled,
+}
+
+/// What ensuring an enrollment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentOutcome {
+    /// The LMS answered with an active enrollment (new, existing or reactivated).
+    Active,
+}
+
+/// A course run as the Richie forwarder needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CourseRun {
+    pub course_id: String,
+    pub name: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub enrollment_start: Option<String>,
+    pub enrollment_end: Option<String>,
+    /// Course language code from the LMS, if exposed.
+    pub language: Option<String>,
+    /// Open edX `catalog_visibility` (`both`, `about`, `none`) if known.
+    pub catalog_visibility: Option<String>,
+    /// `hidden` flag of the course API (`catalog_visibility` in `about`/`none`).
+    pub hidden: Option<bool>,
+    pub enrollment_count: Option<u64>,
+}
+
+/// One page of course ids from the course list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoursePage {
+    pub course_ids: Vec<String>,
+    pub next_page: Option<u32>,
+    pub total: Option<u64>,
+}
+
+/// Why an LMS call did not give an answer we can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LmsError {
+    /// 429/5xx that persisted through every retry.
+    #[error("{operation}: LMS unavailable (HTTP {status}) after {attempts} attempt(s)")]
+    Unavailable { operation: &'static str, status: u16, attempts: u32 },
+    #[error("{operation}: LMS did not answer in time after {attempts} attempt(s)")]
+    Timeout { operation: &'static str, attempts: u32 },
+    #[error("{operation}: cannot reach the LMS after {attempts} attempt(s): {detail}")]
+    Connection { operation: &'static str, attempts: u32, detail: String },
+    /// The token endpoint refused our client credentials, or a fresh token was
+    /// refused: a configuration problem, not a transient one.
+    #[error("{operation}: LMS refused our credentials (HTTP {status})")]
+    Unauthorized { operation: &'static str, status: u16 },
+    /// The service user lacks permission (not staff, restricted application).
+    #[error("{operation}: service user is not allowed (HTTP {status}); it must be global staff")]
+    Forbidden { operation: &'static str, status: u16 },
+    /// The LMS rejected a well-formed request (e.g. enrollment closed).
+    #[error("{operation}: LMS rejected the request (HTTP {status}): {message}")]
+    Rejected { operation: &'static str, status: u16, message: String },
+    #[error("{operation}: unexpected LMS answer (HTTP {status})")]
+    UnexpectedStatus { operation: &'static str, status: u16 },
+    #[error("{operation}: LMS answer could not be parsed: {detail}")]
+    InvalidResponse { operation: &'static str, detail: String },
+    #[error("LMS client credentials unavailable: {0}")]
+    Credentials(String),
+}
+
+impl LmsError {
+    /// A short stable label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LmsError::Unavailable { .. } => "unavailable",
+            LmsError::Timeout { .. } => "timeout",
+            LmsError::Connection { .. } => "connection",
+            LmsError::Unauthorized { .. } => "unauthorized",
+            LmsError::Forbidden { .. } => "forbidden",
+            LmsError::Rejected { .. } => "rejected",
+            LmsError::UnexpectedStatus { .. } => "unexpected_status",
+            LmsError::InvalidResponse { .. } => "invalid_response",
+            LmsError::Credentials(_) => "credentials",
+        }
+    }
+}
+
+/// What the enrollment webhook needs from the LMS.
+pub trait EnrollmentLms: Send + Sync {
+    /// Does a course overview exist for this (syntactically valid) course key?
+    fn course_exists(&self, course_id: &str) -> impl Future<Output = Result<bool, LmsError>> + Send;
+    /// The account registered with this email, if any.
+    fn find_user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<LmsUser>, LmsError>> + Send;
+    /// Make sure the user has an active enrollment (idempotent).
+    fn ensure_enrollment(
+        &self,
+        username: &str,
+        course_id: &str,
+    ) -> impl Future<Output = Result<EnrollmentOutcome, LmsError>> + Send;
+    /// Make sure an enrollment allowance with `auto_enroll=true` exists (idempotent).
+    fn ensure_allowance(
+        &self,
+        email: &str,
+        course_id: &str,
+    ) -> impl Future<Output = Result<AllowanceOutcome, LmsError>> + Send;
+}
+
+/// What the Richie forwarder needs from the LMS.
+pub trait CatalogLms: Send + Sync {
+    /// The course run, or `None` if the LMS does not know it.
+    fn course_run(
+        &self,
+        course_id: &str,
+    ) -> impl Future<Output = Result<Option<CourseRun>, LmsError>> + Send;
+    /// One page of the course list (1-based page numbers).
+    fn list_courses(
+        &self,
+        page: u32,
+        page_size: u32,
+    ) -> impl Future<Output = Result<CoursePage, LmsError>> + Send;
+}
