@@ -4,6 +4,7 @@
 //! adapter that speaks edx-platform's REST APIs. Tests swap in the LMS emulator
 //! (over HTTP) or in-memory fakes of the traits.
 
+pub mod catalog;
 pub mod config;
 pub mod rest;
 pub mod retry;

@@ -27,8 +27,8 @@ use serde_json::{json, Value};
 use tokio::sync::{Mutex, Semaphore};
 
 use super::{
-    AllowanceApi, AllowanceOutcome, CatalogLms, CoursePage, CourseRun, EnrollmentLms,
-    EnrollmentOutcome, LmsError, LmsUser, OpenEdxConfig,
+    AllowanceApi, AllowanceOutcome, EnrollmentLms, EnrollmentOutcome, LmsError, LmsUser,
+    OpenEdxConfig,
 };
 use crate::secrets::{SecretCache, SecretSource};
 
@@ -55,14 +55,14 @@ struct CachedToken {
 }
 
 /// An HTTP answer reduced to what the operations look at.
-struct Reply {
-    status: StatusCode,
+pub(super) struct Reply {
+    pub(super) status: StatusCode,
     /// LMS answers are small JSON documents.
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl Reply {
-    fn json(&self, operation: &'static str) -> Result<Value, LmsError> {
+    pub(super) fn json(&self, operation: &'static str) -> Result<Value, LmsError> {
         serde_json::from_slice(&self.body).map_err(|e| LmsError::InvalidResponse {
             operation,
             detail: e.to_string(),
@@ -70,7 +70,7 @@ impl Reply {
     }
 
     /// The `message` field edx-platform puts in its error bodies, if any.
-    fn message(&self) -> String {
+    pub(super) fn message(&self) -> String {
         serde_json::from_slice::<Value>(&self.body)
             .ok()
             .and_then(|v| {
@@ -94,7 +94,7 @@ pub struct OpenEdxClient {
 /// Percent-encode a course key for use in a URL path. Keys are validated before
 /// they get here; the characters edx-platform's URL patterns expect (`:` `+` `/`
 /// `@` `~` `.` `-` `_`) stay literal, anything else (e.g. Unicode letters) is encoded.
-fn encode_path(value: &str) -> String {
+pub(super) fn encode_path(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {
@@ -135,7 +135,7 @@ impl OpenEdxClient {
         &self.config
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{}", self.config.base_url, path)
     }
 
@@ -229,7 +229,7 @@ impl OpenEdxClient {
     /// * 429/502/503/504, timeouts and connection errors are retried with backoff;
     ///   every call made through here is idempotent (reads, or writes the LMS
     ///   treats as "already done" on replay).
-    async fn execute(
+    pub(super) async fn execute(
         &self,
         operation: &'static str,
         auth: Option<()>,
@@ -383,7 +383,7 @@ impl OpenEdxClient {
     }
 }
 
-fn opt_str(v: &Value, key: &str) -> Option<String> {
+pub(super) fn opt_str(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
@@ -489,80 +489,6 @@ impl EnrollmentLms for OpenEdxClient {
             }
         }
         Err(LmsError::UnexpectedStatus { operation: "create_allowance", status: 404 })
-    }
-}
-
-impl CatalogLms for OpenEdxClient {
-    async fn course_run(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
-        const OP: &str = "course_detail";
-        let url = self.url(&format!("/api/courses/v1/courses/{}/", encode_path(course_id)));
-        let username = self.config.service_username.clone();
-        let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| {
-                let req = http.get(&url);
-                match &username {
-                    Some(u) => req.query(&[("username", u.as_str())]),
-                    None => req,
-                }
-            })
-            .await?;
-        match reply.status.as_u16() {
-            200 => {
-                let v = reply.json(OP)?;
-                Ok(Some(CourseRun {
-                    course_id: opt_str(&v, "id").unwrap_or_else(|| course_id.to_owned()),
-                    name: opt_str(&v, "name"),
-                    start: opt_str(&v, "start"),
-                    end: opt_str(&v, "end"),
-                    enrollment_start: opt_str(&v, "enrollment_start"),
-                    enrollment_end: opt_str(&v, "enrollment_end"),
-                    language: opt_str(&v, "language"),
-                    catalog_visibility: opt_str(&v, "catalog_visibility"),
-                    hidden: v.get("hidden").and_then(Value::as_bool),
-                    enrollment_count: None,
-                }))
-            }
-            404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
-        }
-    }
-
-    async fn list_courses(&self, page: u32, page_size: u32) -> Result<CoursePage, LmsError> {
-        const OP: &str = "course_list";
-        let url = self.url("/api/courses/v1/courses/");
-        let username = self.config.service_username.clone();
-        let page_s = page.to_string();
-        let size_s = page_size.to_string();
-        let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| {
-                let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("page_size", &size_s)];
-                if let Some(u) = &username {
-                    q.push(("username", u));
-                }
-                http.get(&url).query(&q)
-            })
-            .await?;
-        match reply.status.as_u16() {
-            200 => {
-                let v = reply.json(OP)?;
-                let course_ids = v
-                    .get("results")
-                    .and_then(Value::as_array)
-                    .map(|rows| rows.iter().filter_map(|r| opt_str(r, "id")).collect())
-                    .unwrap_or_default();
-                let pagination = v.get("pagination").unwrap_or(&v);
-                let has_next = pagination.get("next").is_some_and(|n| !n.is_null());
-                Ok(CoursePage {
-                    course_ids,
-                    next_page: has_next.then_some(page + 1),
-                    total: pagination.get("count").and_then(Value::as_u64),
-                })
-            }
-            404 => Ok(CoursePage { course_ids: vec![], next_page: None, total: None }),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
-        }
     }
 }
 
