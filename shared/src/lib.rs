@@ -1,8 +1,10 @@
 //! Code shared by the edx-hooks Lambdas: Python-compatible canonical JSON,
 //! HMAC signatures, secrets, course keys and the Open edX REST client.
 pub mod canonical_json;
+pub mod course_key;
 pub mod signature;
 pub mod openedx;
 pub mod secrets;
 pub mod metrics;
 pub mod observability;
+pub mod richie;

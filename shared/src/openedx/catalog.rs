@@ -1,15 +1,53 @@
 //! The catalog side of the REST adapter: what the Richie forwarder reads.
-//! Course runs: `GET /api/courses/v1/courses/` and `/api/courses/v1/courses/{id}/`
-//! (`lms/djangoapps/course_api/views.py` `CourseListView`, `CourseDetailView`).
+//!
+//! Endpoints (edx-platform = github.com/openedx/openedx-platform):
+//! * course runs: `GET /api/courses/v1/courses/` and `/api/courses/v1/courses/{id}/`
+//!   (`lms/djangoapps/course_api/views.py` `CourseListView`, `CourseDetailView`;
+//!   `serializers.py` `CourseSerializer`): dates, `name`, `hidden`
+//!   (= `catalog_visibility in ['about', 'none']`). No language, no enrollment count.
+//! * language: `GET /api/courseware/course/{id}?requested_fields=language`
+//!   (`openedx/core/djangoapps/courseware_api/views.py` `CoursewareInformation`,
+//!   `CoursewareMeta.language` = modulestore `course.language`).
+//! * enrollment count: `GET /api/instructor/v2/courses/{id}`
+//!   (`lms/djangoapps/instructor/views/api_v2.py` `CourseMetadataView`,
+//!   `total_enrollment` = active enrollments; recent releases only).
+//! * exact `catalog_visibility` (`both|about|none`): Studio's
+//!   `GET {cms}/api/contentstore/v0/advanced_settings/{id}`
+//!   (`cms/djangoapps/contentstore/rest_api/v0/views/advanced_settings.py`), only
+//!   when a Studio URL is configured.
+//!
+//! [`OpenEdxClient`] implements [`CatalogLms`] with the course API alone;
+//! [`CatalogClient`] adds the optional lookups above.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::Value;
 
-use super::rest::{encode_path, opt_str};
+use super::rest::{encode_path, opt_str, Reply};
 use super::{CatalogLms, CoursePage, CourseRun, LmsError, OpenEdxClient};
 
-impl CatalogLms for OpenEdxClient {
-    async fn course_run(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
+/// A course API object (list row or detail) → [`CourseRun`] (no language/count).
+fn course_from_json(v: &Value, fallback_id: &str) -> CourseRun {
+    CourseRun {
+        course_id: opt_str(v, "id").unwrap_or_else(|| fallback_id.to_owned()),
+        name: opt_str(v, "name"),
+        start: opt_str(v, "start"),
+        end: opt_str(v, "end"),
+        enrollment_start: opt_str(v, "enrollment_start"),
+        enrollment_end: opt_str(v, "enrollment_end"),
+        language: opt_str(v, "language"),
+        catalog_visibility: opt_str(v, "catalog_visibility"),
+        hidden: v.get("hidden").and_then(Value::as_bool),
+        enrollment_count: v.get("enrollment_count").and_then(Value::as_u64),
+    }
+}
+
+impl OpenEdxClient {
+    async fn course_detail(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
         const OP: &str = "course_detail";
         let url = self.url(&format!("/api/courses/v1/courses/{}/", encode_path(course_id)));
         let username = self.config().service_username.clone();
@@ -23,28 +61,14 @@ impl CatalogLms for OpenEdxClient {
             })
             .await?;
         match reply.status.as_u16() {
-            200 => {
-                let v = reply.json(OP)?;
-                Ok(Some(CourseRun {
-                    course_id: opt_str(&v, "id").unwrap_or_else(|| course_id.to_owned()),
-                    name: opt_str(&v, "name"),
-                    start: opt_str(&v, "start"),
-                    end: opt_str(&v, "end"),
-                    enrollment_start: opt_str(&v, "enrollment_start"),
-                    enrollment_end: opt_str(&v, "enrollment_end"),
-                    language: opt_str(&v, "language"),
-                    catalog_visibility: opt_str(&v, "catalog_visibility"),
-                    hidden: v.get("hidden").and_then(Value::as_bool),
-                    enrollment_count: None,
-                }))
-            }
+            200 => Ok(Some(course_from_json(&reply.json(OP)?, course_id))),
             404 => Ok(None),
             403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
             status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
         }
     }
 
-    async fn list_courses(&self, page: u32, page_size: u32) -> Result<CoursePage, LmsError> {
+    async fn course_list_page(&self, page: u32, page_size: u32) -> Result<(CoursePage, Vec<CourseRun>), LmsError> {
         const OP: &str = "course_list";
         let url = self.url("/api/courses/v1/courses/");
         let username = self.config().service_username.clone();
@@ -62,23 +86,245 @@ impl CatalogLms for OpenEdxClient {
         match reply.status.as_u16() {
             200 => {
                 let v = reply.json(OP)?;
-                let course_ids = v
+                let runs: Vec<CourseRun> = v
                     .get("results")
                     .and_then(Value::as_array)
-                    .map(|rows| rows.iter().filter_map(|r| opt_str(r, "id")).collect())
+                    .map(|rows| {
+                        rows.iter()
+                            .filter(|r| opt_str(r, "id").is_some())
+                            .map(|r| course_from_json(r, ""))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let pagination = v.get("pagination").unwrap_or(&v);
                 let has_next = pagination.get("next").is_some_and(|n| !n.is_null());
-                Ok(CoursePage {
-                    course_ids,
+                let page = CoursePage {
+                    course_ids: runs.iter().map(|r| r.course_id.clone()).collect(),
                     next_page: has_next.then_some(page + 1),
                     total: pagination.get("count").and_then(Value::as_u64),
-                })
+                };
+                Ok((page, runs))
             }
-            404 => Ok(CoursePage { course_ids: vec![], next_page: None, total: None }),
+            // "Invalid page." past the end (e.g. the list shrank while we paged).
+            404 => Ok((CoursePage { course_ids: vec![], next_page: None, total: None }, vec![])),
             403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
             status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
         }
     }
 }
 
+impl CatalogLms for OpenEdxClient {
+    async fn course_run(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
+        self.course_detail(course_id).await
+    }
+
+    async fn list_courses(&self, page: u32, page_size: u32) -> Result<CoursePage, LmsError> {
+        Ok(self.course_list_page(page, page_size).await?.0)
+    }
+}
+
+/// Where the course language comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LanguageSource {
+    /// The courseware API (`/api/courseware/course/{id}`).
+    Courseware,
+    /// Not looked up: the forwarder's configured default applies.
+    None,
+}
+
+/// Where the enrollment count comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollmentCountSource {
+    /// `/api/instructor/v2/courses/{id}` `total_enrollment` (active enrollments).
+    InstructorV2,
+    /// Not looked up: the field is left out of the Richie payload.
+    None,
+}
+
+/// Which optional lookups [`CatalogClient`] makes per course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSources {
+    pub language: LanguageSource,
+    pub enrollment_count: EnrollmentCountSource,
+    /// Studio base URL (e.g. `https://studio.example.com`): read the exact
+    /// `catalog_visibility` from its advanced settings API. `None`: only the course
+    /// API's `hidden` flag is known.
+    pub cms_base_url: Option<String>,
+    /// Reuse the fields of the course-list rows for the next `course_run` of the same
+    /// course (within [`LIST_REUSE_TTL`]) instead of calling the detail endpoint:
+    /// list and detail share `CourseSerializer`, so a full resync saves one call per course.
+    pub reuse_list_rows: bool,
+}
+
+impl Default for CatalogSources {
+    fn default() -> Self {
+        CatalogSources {
+            language: LanguageSource::Courseware,
+            enrollment_count: EnrollmentCountSource::InstructorV2,
+            cms_base_url: None,
+            reuse_list_rows: true,
+        }
+    }
+}
+
+/// How long a course-list row stands in for the detail call.
+pub const LIST_REUSE_TTL: Duration = Duration::from_secs(300);
+/// Most list rows kept for reuse.
+const MAX_REUSED_ROWS: usize = 20_000;
+
+/// The course API plus the optional language / count / visibility lookups.
+///
+/// An optional endpoint that is not routed on this LMS release (HTML 404 rather than
+/// the view's JSON "not found") is switched off for the life of the process, so older
+/// releases pay for one probe, not one call per course. Transient errors of an
+/// optional lookup fail the course (retried later) rather than silently send a default
+/// that would overwrite the right value in Richie.
+pub struct CatalogClient {
+    lms: Arc<OpenEdxClient>,
+    sources: CatalogSources,
+    courseware_missing: AtomicBool,
+    instructor_missing: AtomicBool,
+    listed: Mutex<HashMap<String, (Instant, CourseRun)>>,
+}
+
+/// 404 from Django's URL resolver (no such route: HTML page) vs. 404 from the view
+/// (JSON body: unknown course).
+fn route_missing(reply: &Reply) -> bool {
+    reply.status.as_u16() == 404 && serde_json::from_slice::<Value>(&reply.body).map(|v| !v.is_object()).unwrap_or(true)
+}
+
+impl CatalogClient {
+    pub fn new(lms: Arc<OpenEdxClient>, sources: CatalogSources) -> Self {
+        CatalogClient {
+            lms,
+            sources,
+            courseware_missing: AtomicBool::new(false),
+            instructor_missing: AtomicBool::new(false),
+            listed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn sources(&self) -> &CatalogSources {
+        &self.sources
+    }
+
+    pub fn lms(&self) -> &OpenEdxClient {
+        &self.lms
+    }
+
+    fn take_listed(&self, course_id: &str) -> Option<CourseRun> {
+        let mut listed = self.listed.lock().ok()?;
+        let (at, run) = listed.remove(course_id)?;
+        (at.elapsed() < LIST_REUSE_TTL).then_some(run)
+    }
+
+    fn remember_listed(&self, runs: Vec<CourseRun>) {
+        let Ok(mut listed) = self.listed.lock() else { return };
+        if listed.len() + runs.len() > MAX_REUSED_ROWS {
+            listed.retain(|_, (at, _)| at.elapsed() < LIST_REUSE_TTL);
+            if listed.len() + runs.len() > MAX_REUSED_ROWS {
+                listed.clear();
+            }
+        }
+        let now = Instant::now();
+        for run in runs {
+            listed.insert(run.course_id.clone(), (now, run));
+        }
+    }
+
+    async fn language(&self, course_id: &str) -> Result<Option<String>, LmsError> {
+        const OP: &str = "courseware_language";
+        if self.sources.language == LanguageSource::None || self.courseware_missing.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let url = self.lms.url(&format!("/api/courseware/course/{}", encode_path(course_id)));
+        let reply = self
+            .lms
+            .execute(OP, Some(()), true, &|http: &Client| http.get(&url).query(&[("requested_fields", "language")]))
+            .await?;
+        match reply.status.as_u16() {
+            200 => Ok(opt_str(&reply.json(OP)?, "language").filter(|l| !l.trim().is_empty())),
+            404 if route_missing(&reply) => {
+                tracing::warn!("this LMS has no courseware API; course languages fall back to the configured default");
+                self.courseware_missing.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            // The course vanished between the two calls: the caller already has the run.
+            404 => Ok(None),
+            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
+            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+        }
+    }
+
+    async fn enrollment_count(&self, course_id: &str) -> Result<Option<u64>, LmsError> {
+        const OP: &str = "instructor_course_metadata";
+        if self.sources.enrollment_count == EnrollmentCountSource::None || self.instructor_missing.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let url = self.lms.url(&format!("/api/instructor/v2/courses/{}", encode_path(course_id)));
+        let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
+        match reply.status.as_u16() {
+            200 => Ok(reply.json(OP)?.get("total_enrollment").and_then(Value::as_u64)),
+            404 if route_missing(&reply) => {
+                tracing::warn!("this LMS has no instructor v2 API; enrollment counts are not sent to Richie");
+                self.instructor_missing.store(true, Ordering::Relaxed);
+                Ok(None)
+            }
+            404 => Ok(None),
+            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
+            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+        }
+    }
+
+    async fn catalog_visibility(&self, course_id: &str) -> Result<Option<String>, LmsError> {
+        const OP: &str = "cms_advanced_settings";
+        let Some(cms) = &self.sources.cms_base_url else { return Ok(None) };
+        let url = format!(
+            "{}/api/contentstore/v0/advanced_settings/{}",
+            cms.trim_end_matches('/'),
+            encode_path(course_id)
+        );
+        let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
+        match reply.status.as_u16() {
+            200 => Ok(reply
+                .json(OP)?
+                .get("catalog_visibility")
+                .and_then(|s| s.get("value"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)),
+            404 => Ok(None),
+            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
+            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+        }
+    }
+}
+
+impl CatalogLms for CatalogClient {
+    async fn course_run(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
+        let base = match self.sources.reuse_list_rows.then(|| self.take_listed(course_id)).flatten() {
+            Some(run) => run,
+            None => match self.lms.course_detail(course_id).await? {
+                Some(run) => run,
+                None => return Ok(None),
+            },
+        };
+        let (language, count, visibility) = tokio::join!(
+            self.language(course_id),
+            self.enrollment_count(course_id),
+            self.catalog_visibility(course_id)
+        );
+        let mut run = base;
+        run.language = language?.or(run.language);
+        run.enrollment_count = count?.or(run.enrollment_count);
+        run.catalog_visibility = visibility?.or(run.catalog_visibility);
+        Ok(Some(run))
+    }
+
+    async fn list_courses(&self, page: u32, page_size: u32) -> Result<CoursePage, LmsError> {
+        let (page, runs) = self.lms.course_list_page(page, page_size).await?;
+        if self.sources.reuse_list_rows {
+            self.remember_listed(runs);
+        }
+        Ok(page)
+    }
+}

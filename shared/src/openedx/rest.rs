@@ -35,7 +35,7 @@ use crate::secrets::{SecretCache, SecretSource};
 /// `EnrollmentAllowedView` (Quince → Teak).
 pub const LEGACY_ALLOWANCE_PATH: &str = "/api/enrollment/v1/enrollment_allowed/";
 /// The `EnrollmentViewSet` action replacing it on master (ADR 0028).
-pub const VIEWSET_ALLOWANCE_PATH: &str = "/api/enrollment/v1/enrollment/enrollment_allowed/";
+pub const VIEWSET_ALLOWANCE_PATH: &str = "/api/enrollment/v2/enrollment/enrollment_allowed/";
 
 const MODE_UNRESOLVED: u8 = 0;
 const MODE_LEGACY: u8 = 1;
@@ -67,6 +67,10 @@ impl Reply {
             operation,
             detail: e.to_string(),
         })
+    }
+
+    fn body_contains(&self, needle: &str) -> bool {
+        String::from_utf8_lossy(&self.body).contains(needle)
     }
 
     /// The `message` field edx-platform puts in its error bodies, if any.
@@ -335,6 +339,11 @@ impl OpenEdxClient {
         match reply.status.as_u16() {
             200 | 201 => Ok(Some(AllowanceOutcome::Created)),
             409 => self.ensure_auto_enroll(path, email, course_id).await.map(Some),
+            // The v2 view set validates with DRF's UniqueTogetherValidator first,
+            // so a duplicate is a 400 there rather than a 409.
+            400 if path == VIEWSET_ALLOWANCE_PATH && reply.body_contains("must make a unique set") => {
+                self.ensure_auto_enroll(path, email, course_id).await.map(Some)
+            }
             // 404: this LMS has no such endpoint (release without it).
             404 => Ok(None),
             403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
@@ -367,8 +376,20 @@ impl OpenEdxClient {
         let reply = self
             .execute(DEL, Some(()), true, &|http: &Client| http.delete(&url).json(&body))
             .await?;
-        if !matches!(reply.status.as_u16(), 200 | 204 | 404) {
-            return Err(LmsError::UnexpectedStatus { operation: DEL, status: reply.status.as_u16() });
+        match reply.status.as_u16() {
+            200 | 204 | 404 => {}
+            // v2 refuses to delete an existing row (its serializer's uniqueness
+            // check runs first), so the flag cannot be switched through it.
+            400 => {
+                return Err(LmsError::Rejected {
+                    operation: DEL,
+                    status: 400,
+                    message: "allowance exists with auto_enroll=false and this endpoint cannot replace it; \
+                              use OPENEDX_ALLOWANCE_API=legacy"
+                        .into(),
+                })
+            }
+            status => return Err(LmsError::UnexpectedStatus { operation: DEL, status }),
         }
         let create = json!({"email": email, "course_id": course_id, "auto_enroll": true});
         const OP2: &str = "create_allowance";

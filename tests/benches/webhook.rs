@@ -1,0 +1,130 @@
+//! Enrollment webhook benchmarks (plain timing, one run, ratios in the same run).
+//!
+//!   cargo bench -p edx-hooks-tests --bench webhook
+//!
+//! 1. CPU cost of verify + parse + validate for 1 KiB and 64 KiB payloads.
+//! 2. End-to-end latency against the LMS emulator with 20 ms per call, warm token
+//!    and secret, for several course counts: default concurrency, enough
+//!    concurrency for one round, and concurrency 1 (the naive sequential port).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edx_hooks_shared::canonical_json::{self, Separators};
+use edx_hooks_shared::openedx::rest::credential_cache;
+use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
+use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
+use edx_hooks_shared::signature::{sign_lernito, verify_lernito, SignedMessages};
+use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator};
+use enrollment_webhook::request::validate;
+use enrollment_webhook::service::WebhookService;
+
+const SECRET: &str = "bench-secret";
+const LATENCY: Duration = Duration::from_millis(20);
+
+fn payload_of_size(target: usize) -> String {
+    let mut extra = String::new();
+    let mut i = 0;
+    while extra.len() + 200 < target {
+        extra.push_str(&format!(r#", "note{i}": "سفارش شماره {i} — 注文 {i} 😀""#));
+        i += 1;
+    }
+    format!(
+        r#"{{"email": "learner@example.com", "name": "Leila", "family": "Ahmadi", "username": "learner", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]{extra}}}"#
+    )
+}
+
+fn cpu_cost(label: &str, body: &str) {
+    let parsed = canonical_json::parse(body.as_bytes()).expect("json");
+    let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);
+    let secrets = [SECRET];
+    let iterations = if body.len() > 10_000 { 500 } else { 20_000 };
+    let run = || {
+        let parsed = canonical_json::parse(black_box(body.as_bytes())).expect("json");
+        let messages = SignedMessages::new(&parsed, body.as_bytes());
+        assert!(verify_lernito(&signature, &secrets, &messages).is_some());
+        black_box(validate(&parsed).is_ok())
+    };
+    for _ in 0..iterations / 10 {
+        run();
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        run();
+    }
+    let per = started.elapsed().as_secs_f64() * 1e6 / iterations as f64;
+    println!("| verify+parse+validate {label} ({} bytes) | {per:.2} µs |", body.len());
+}
+
+async fn end_to_end(courses: usize, concurrency: usize, rounds: usize) -> f64 {
+    let lms = LmsEmulator::start(EmulatorConfig::default()).await;
+    let mut ids = Vec::new();
+    {
+        let mut state = lms.state();
+        state.add_user("svc", "svc@example.com", true, true);
+        state.add_oauth_client("bench", "bench", "svc");
+        state.add_user("learner", "learner@example.com", false, true);
+        for i in 0..courses {
+            let id = format!("course-v1:Bench+C{i}+Run");
+            state.add_course(&id, CourseInfo::named("Bench course"));
+            ids.push(id);
+        }
+    }
+    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
+        "bench",
+        vec![r#"{"client_id":"bench","client_secret":"bench"}"#.into()],
+    )));
+    let config = OpenEdxConfig { base_url: lms.base_url(), max_concurrency: concurrency, ..OpenEdxConfig::default() };
+    let client = OpenEdxClient::new(config, credentials).expect("client");
+    let secrets = Arc::new(SecretCache::new(
+        SecretSource::Static(StaticSecret::new("bench", vec![SECRET.into()])),
+        Duration::from_secs(300),
+        Duration::from_secs(30),
+    ));
+    let service = WebhookService::new(Arc::new(client), secrets);
+    let quoted: Vec<String> = ids.iter().map(|c| format!("\"{c}\"")).collect();
+    let body = format!(
+        r#"{{"email": "learner@example.com", "name": "L", "family": "A", "username": "learner", "courseIds": [{}]}}"#,
+        quoted.join(", ")
+    );
+    let parsed = canonical_json::parse(body.as_bytes()).expect("json");
+    let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);
+    // Warm-up: token and secret cached, connections open.
+    let warm = service.handle("POST", "/api/lernito/webhook/", Some(&signature), body.as_bytes()).await;
+    assert_eq!(warm.status, 200, "{}", warm.body);
+    lms.faults().set_latency(LATENCY);
+    let mut total = Duration::ZERO;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let reply = service.handle("POST", "/api/lernito/webhook/", Some(&signature), body.as_bytes()).await;
+        total += started.elapsed();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    total.as_secs_f64() * 1000.0 / rounds as f64
+}
+
+#[tokio::main]
+async fn main() {
+    std::env::set_var("EDX_HOOKS_METRICS", "off");
+    println!("## Handler CPU cost\n\n| case | mean |\n|---|---|");
+    cpu_cost("1 KiB", &payload_of_size(1024));
+    cpu_cost("64 KiB", &payload_of_size(64 * 1024));
+
+    println!("\n## Round trips (LMS emulator, {} ms per call, warm token and secret)\n", LATENCY.as_millis());
+    println!("| courses | concurrency 8 (default) | concurrency = courses+1 | concurrency 1 (naive) | ideal (2 RT) | speed-up vs naive (default) |");
+    println!("|---|---|---|---|---|---|");
+    for courses in [1usize, 5, 10, 25] {
+        let default = end_to_end(courses, 8, 5).await;
+        let wide = end_to_end(courses, courses + 1, 5).await;
+        let naive = end_to_end(courses, 1, 2).await;
+        let ideal = 2.0 * LATENCY.as_secs_f64() * 1000.0;
+        println!(
+            "| {courses} | {default:.1} ms ({:.2} RT) | {wide:.1} ms ({:.2} RT) | {naive:.1} ms ({:.2} RT) | {ideal:.0} ms | {:.1}× |",
+            default / 20.0,
+            wide / 20.0,
+            naive / 20.0,
+            naive / default
+        );
+    }
+}

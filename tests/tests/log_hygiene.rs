@@ -1,0 +1,117 @@
+//! Capture every log line of a full webhook run (successes, rejections, upstream
+//! failures, retries, token refresh) and check that no raw email address, no
+//! webhook secret, no OAuth2 client secret and no access token ever appears.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use edx_hooks_shared::canonical_json::{self, Separators};
+use edx_hooks_shared::openedx::rest::credential_cache;
+use edx_hooks_shared::openedx::retry::RetryPolicy;
+use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
+use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
+use edx_hooks_shared::signature::sign_lernito;
+use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator};
+use enrollment_webhook::service::WebhookService;
+
+const WEBHOOK_SECRET: &str = "very-secret-webhook-key-123";
+const CLIENT_SECRET: &str = "oauth-client-secret-456";
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_never_contain_emails_or_secrets() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        // DEBUG: one level below what production runs (INFO).
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let lms = LmsEmulator::start(EmulatorConfig::default()).await;
+    {
+        let mut state = lms.state();
+        state.add_user("svc", "svc@example.com", true, true);
+        state.add_oauth_client("edx-hooks", CLIENT_SECRET, "svc");
+        state.add_user("learner", "known.learner@example.com", false, true);
+        state.add_course("course-v1:edX+DemoX+Demo_Course", CourseInfo::named("Demo"));
+    }
+    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
+        "t",
+        vec![format!(r#"{{"client_id": "edx-hooks", "client_secret": "{CLIENT_SECRET}"}}"#)],
+    )));
+    let config = OpenEdxConfig {
+        base_url: lms.base_url(),
+        retry: RetryPolicy { base_delay: Duration::from_millis(5), ..RetryPolicy::default() },
+        ..OpenEdxConfig::default()
+    };
+    let client = OpenEdxClient::new(config, credentials).expect("client");
+    let secrets = Arc::new(SecretCache::new(
+        SecretSource::Static(StaticSecret::new("t", vec![WEBHOOK_SECRET.into()])),
+        Duration::from_secs(300),
+        Duration::ZERO,
+    ));
+    let service = WebhookService::new(Arc::new(client), secrets);
+
+    let emails = ["known.learner@example.com", "brand.new@example.org", "not-an-email"];
+    let mut tokens_seen = Vec::new();
+    for (i, email) in emails.iter().enumerate() {
+        let body = format!(
+            r#"{{"email": "{email}", "name": "N", "family": "F", "username": "u", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}}"#
+        );
+        let parsed = canonical_json::parse(body.as_bytes()).unwrap();
+        let signature = sign_lernito(WEBHOOK_SECRET.as_bytes(), &parsed, Separators::Default);
+        if i == 1 {
+            lms.state().revoke_tokens();
+            lms.faults().fail_next("/api/enrollment/v1/enrollment_allowed/", 1, 503);
+        }
+        service.handle("POST", "/api/lernito/webhook/", Some(&signature), body.as_bytes()).await;
+        // Same body, wrong signature.
+        service.handle("POST", "/lernito/webhook/", Some(&"ab".repeat(32)), body.as_bytes()).await;
+    }
+    // An upstream failure path too.
+    lms.faults().fail_next("/api/enrollment/v1/course/", 1000, 503);
+    let body = r#"{"email": "known.learner@example.com", "name": "N", "family": "F", "username": "u", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}"#;
+    let parsed = canonical_json::parse(body.as_bytes()).unwrap();
+    let signature = sign_lernito(WEBHOOK_SECRET.as_bytes(), &parsed, Separators::Default);
+    let reply = service.handle("POST", "/api/lernito/webhook/", Some(&signature), body.as_bytes()).await;
+    assert_eq!(reply.status, 500);
+    for call in lms.calls() {
+        if let Some(token) = call.authorization.as_deref().and_then(|a| a.strip_prefix("JWT ")) {
+            tokens_seen.push(token.to_owned());
+        }
+    }
+    assert!(!tokens_seen.is_empty(), "the run used tokens");
+
+    let all = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The LMS emulator runs in-process; its own log lines are not ours to judge.
+    let logs: String = all
+        .lines()
+        .filter(|line| !line.contains(r#""target":"edx_hooks_tests"#))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let lines = logs.lines().count();
+    assert!(lines >= 8, "expected a log line per request, got {lines}:\n{logs}");
+    assert!(logs.contains("email_hash"), "requests are correlated by a keyed hash");
+    for needle in emails.iter().copied().chain([WEBHOOK_SECRET, CLIENT_SECRET, "example.com", "example.org"]) {
+        assert!(!logs.contains(needle), "{needle:?} leaked into logs:\n{logs}");
+    }
+    for token in tokens_seen {
+        assert!(!logs.contains(&token), "access token leaked into logs");
+    }
+}
