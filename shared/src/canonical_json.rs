@@ -640,8 +640,19 @@ pub fn write_float_repr(value: f64, out: &mut String) {
         out.push_str(if value.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    // Rust's `{:e}` also yields the shortest round-trip digits: "-1.2345e-7".
-    let sci = format!("{value:e}");
+    // Rust's `{:e}` yields the shortest digit count that round-trips. When two
+    // candidates of that length are equally near (an exact tie), Rust rounds half
+    // up while CPython (David Gay's dtoa) rounds half to even; Rust's
+    // fixed-precision formatting is exact and half-even, so re-round with it.
+    let shortest = format!("{value:e}");
+    let significant = shortest
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
+    let sci = format!("{:.*e}", significant.saturating_sub(1), value);
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
@@ -722,6 +733,9 @@ mod tests {
             (5e-324, "5e-324"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (12345678901234567.0, "1.2345678901234568e+16"),
+            // An exact tie between two shortest candidates: half to even, like Gay's dtoa.
+            (690679270735260.25, "690679270735260.2"),
+            (1745123979998843.25, "1745123979998843.2"),
             (f64::INFINITY, "Infinity"),
         ];
         for (value, expected) in cases {

@@ -56,8 +56,13 @@ fn is_deprecated_part(s: &str) -> bool {
 }
 
 fn is_version_guid(s: &str) -> bool {
-    // bson ObjectId: 24 hex digits (the regex is case-insensitive).
-    s.len() == 24 && s.chars().all(|c| c.is_ascii_hexdigit())
+    // bson ObjectId: 24 lowercase hex digits (opaque-keys refuses uppercase).
+    s.len() == 24 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+/// `ALLOWED_BLOCK_ID_CHARS = [\w\-~.:%]`.
+fn is_block_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| is_word(c) || matches!(c, '-' | '~' | '.' | ':' | '%'))
 }
 
 /// Case-insensitive `prefix@` (the locator regex has `re.IGNORECASE`).
@@ -126,8 +131,19 @@ fn parse_locator(rest: &str, namespace: Namespace) -> Option<CourseKey> {
             if !is_version_guid(v) {
                 return None;
             }
-            key.version_guid = Some(v.to_ascii_lowercase());
+            key.version_guid = Some(v.to_owned());
             order = 2;
+        } else if let Some(v) = strip_tag(part, "type").filter(|_| order < 3 && namespace == Namespace::CourseV1) {
+            // Block parts match the locator regex but a CourseKey drops them.
+            if !is_id(v) {
+                return None;
+            }
+            order = 3;
+        } else if let Some(v) = strip_tag(part, "block").filter(|_| order < 4 && namespace == Namespace::CourseV1) {
+            if !is_block_id(v) {
+                return None;
+            }
+            order = 4;
         } else if let Some(v) = strip_tag(part, "ccx").filter(|_| order < 3 && namespace == Namespace::CcxV1) {
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) {
                 return None;
@@ -184,7 +200,7 @@ fn parse_library(rest: &str) -> Option<CourseKey> {
             if !is_version_guid(v) {
                 return None;
             }
-            key.version_guid = Some(v.to_ascii_lowercase());
+            key.version_guid = Some(v.to_owned());
             order = 2;
         } else {
             return None;
@@ -291,6 +307,7 @@ mod tests {
             "course-v1:edX+DemoX+Demo_Course\n",
             "course-v1:edX+DemoX+Demo_Course+x",
             "course-v1:edX+DemoX+a+version@123",
+            "course-v1:edX+DemoX+a+version@519665F6223EBD6980884F2B",
             "course-v1:edX++Demo",
             "course-v1:edX+Demo/X+Run",
             "course-v2:edX+DemoX+Run",

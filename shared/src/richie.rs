@@ -163,13 +163,6 @@ struct RawTarget {
     resource_link_template: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawTargets {
-    List(Vec<RawTarget>),
-    Wrapped { targets: Vec<RawTarget> },
-}
-
 fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -274,18 +267,36 @@ impl RawTarget {
 /// under `{"targets": [...]}`. Unknown keys are errors (a typo must not silently
 /// disable a setting). An empty list is [`TargetsError::Empty`].
 pub fn parse_targets(document: &str) -> Result<Vec<RichieTarget>, TargetsError> {
-    let raw: RawTargets = serde_json::from_str(document).map_err(|e| {
-        // serde's message names the field and position, never the value.
-        TargetsError::Json(e.to_string())
-    })?;
-    let list = match raw {
-        RawTargets::List(l) => l,
-        RawTargets::Wrapped { targets } => targets,
+    // serde's messages quote offending values; keep only those that name a field.
+    let safe = |e: serde_json::Error| {
+        let text = e.to_string();
+        if text.starts_with("unknown field") || text.starts_with("missing field") {
+            text
+        } else {
+            format!("a field has the wrong type or value (line {}, column {})", e.line(), e.column())
+        }
+    };
+    let value: Value = serde_json::from_str(document)
+        .map_err(|e| TargetsError::Json(format!("line {}, column {}", e.line(), e.column())))?;
+    let list = match value {
+        Value::Array(items) => items,
+        Value::Object(mut map) => match map.remove("targets") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(TargetsError::Json("expected a list, or {\"targets\": [...]}".into())),
+        },
+        _ => return Err(TargetsError::Json("expected a list, or {\"targets\": [...]}".into())),
     };
     if list.is_empty() {
         return Err(TargetsError::Empty);
     }
-    list.into_iter().enumerate().map(|(i, t)| t.into_target(i)).collect()
+    list.into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let raw: RawTarget =
+                serde_json::from_value(item).map_err(|e| TargetsError::Invalid { index, reason: safe(e) })?;
+            raw.into_target(index)
+        })
+        .collect()
 }
 
 /// What Richie answered to a delivered request.
@@ -554,8 +565,15 @@ mod tests {
             let err = parse_targets(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
         }
-        let err = parse_targets(r#"[{"url": "not a url with p4ssw0rd", "secret": "s"}]"#).unwrap_err().to_string();
-        assert!(!err.contains("p4ssw0rd"), "{err}");
+        for doc in [
+            r#"[{"url": "not a url with p4ssw0rd", "secret": "s"}]"#,
+            r#"[{"url": "http://a/x", "secret": ["p4ssw0rd"]}]"#,
+            r#"[{"url": "http://a/x", "secret": "s", "timeout_ms": "p4ssw0rd"}]"#,
+            r#"{"targets": [{"url": "http://a/x", "secret": "p4ssw0rd"}"#,
+        ] {
+            let err = parse_targets(doc).unwrap_err().to_string();
+            assert!(!err.contains("p4ssw0rd"), "{err}");
+        }
     }
 
     #[test]

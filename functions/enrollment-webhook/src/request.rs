@@ -83,8 +83,13 @@ fn char_field(value: &PyJson, kind: &FieldKind, max_length: Option<usize>) -> Re
         }
     }
     // to_internal_value: bools and containers are "Not a valid string."
+    // `self.fail("invalid")`: EmailField overrides the "invalid" message.
     let Some(points) = python_str(value) else {
-        return Err(vec!["Not a valid string.".into()]);
+        let message = match kind {
+            FieldKind::Char => "Not a valid string.",
+            FieldKind::Email => "Enter a valid email address.",
+        };
+        return Err(vec![message.into()]);
     };
     let trimmed = strip(&points).to_vec();
     // run_validators: every validator runs, errors are collected in order.
@@ -116,6 +121,10 @@ fn to_string(points: &[u32]) -> String {
 
 /// Validate the parsed body. `Err` is DRF's `serializer.errors`.
 pub fn validate(data: &PyJson) -> Result<EnrollmentRequest, PyJson> {
+    if let PyJson::Null = data {
+        // Serializer.validate_empty_values: a null body is "No data provided".
+        return Err(PyJson::object([("non_field_errors", messages(vec!["No data provided".into()]))]));
+    }
     let PyJson::Object(_) = data else {
         let message = format!("Invalid data. Expected a dictionary, but got {}.", data.python_type_name());
         return Err(PyJson::object([("non_field_errors", messages(vec![message]))]));

@@ -20,7 +20,7 @@
 //! [`CatalogClient`] adds the optional lookups above.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -182,9 +182,54 @@ const MAX_REUSED_ROWS: usize = 20_000;
 pub struct CatalogClient {
     lms: Arc<OpenEdxClient>,
     sources: CatalogSources,
-    courseware_missing: AtomicBool,
-    instructor_missing: AtomicBool,
+    courseware: RouteProbe,
+    instructor: RouteProbe,
     listed: Mutex<HashMap<String, (Instant, CourseRun)>>,
+}
+
+const ROUTE_UNKNOWN: u8 = 0;
+const ROUTE_PRESENT: u8 = 1;
+const ROUTE_MISSING: u8 = 2;
+
+/// Whether an optional endpoint exists on this LMS. Until that is known, calls go one
+/// at a time (so concurrent courses do not all probe a missing route); afterwards they
+/// run freely, or not at all.
+struct RouteProbe {
+    state: AtomicU8,
+    probing: tokio::sync::Mutex<()>,
+}
+
+impl RouteProbe {
+    fn new() -> Self {
+        RouteProbe { state: AtomicU8::new(ROUTE_UNKNOWN), probing: tokio::sync::Mutex::new(()) }
+    }
+
+    fn missing(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == ROUTE_MISSING
+    }
+
+    /// Run `call`; while the route's existence is unknown, one call at a time.
+    /// `call` yields the reply and whether it proved the route missing.
+    async fn call<T, F>(&self, call: F) -> Result<Option<T>, LmsError>
+    where
+        F: std::future::Future<Output = Result<(Option<T>, bool), LmsError>>,
+    {
+        let _guard = match self.state.load(Ordering::Relaxed) {
+            ROUTE_PRESENT => None,
+            ROUTE_MISSING => return Ok(None),
+            _ => {
+                let guard = self.probing.lock().await;
+                match self.state.load(Ordering::Relaxed) {
+                    ROUTE_MISSING => return Ok(None),
+                    ROUTE_PRESENT => None,
+                    _ => Some(guard),
+                }
+            }
+        };
+        let (value, route_missing) = call.await?;
+        self.state.store(if route_missing { ROUTE_MISSING } else { ROUTE_PRESENT }, Ordering::Relaxed);
+        Ok(value)
+    }
 }
 
 /// 404 from Django's URL resolver (no such route: HTML page) vs. 404 from the view
@@ -198,8 +243,8 @@ impl CatalogClient {
         CatalogClient {
             lms,
             sources,
-            courseware_missing: AtomicBool::new(false),
-            instructor_missing: AtomicBool::new(false),
+            courseware: RouteProbe::new(),
+            instructor: RouteProbe::new(),
             listed: Mutex::new(HashMap::new()),
         }
     }
@@ -234,46 +279,54 @@ impl CatalogClient {
 
     async fn language(&self, course_id: &str) -> Result<Option<String>, LmsError> {
         const OP: &str = "courseware_language";
-        if self.sources.language == LanguageSource::None || self.courseware_missing.load(Ordering::Relaxed) {
+        if self.sources.language == LanguageSource::None || self.courseware.missing() {
             return Ok(None);
         }
         let url = self.lms.url(&format!("/api/courseware/course/{}", encode_path(course_id)));
-        let reply = self
-            .lms
-            .execute(OP, Some(()), true, &|http: &Client| http.get(&url).query(&[("requested_fields", "language")]))
-            .await?;
-        match reply.status.as_u16() {
-            200 => Ok(opt_str(&reply.json(OP)?, "language").filter(|l| !l.trim().is_empty())),
-            404 if route_missing(&reply) => {
-                tracing::warn!("this LMS has no courseware API; course languages fall back to the configured default");
-                self.courseware_missing.store(true, Ordering::Relaxed);
-                Ok(None)
-            }
-            // The course vanished between the two calls: the caller already has the run.
-            404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
-        }
+        self.courseware
+            .call(async {
+                let reply = self
+                    .lms
+                    .execute(OP, Some(()), true, &|http: &Client| {
+                        http.get(&url).query(&[("requested_fields", "language")])
+                    })
+                    .await?;
+                match reply.status.as_u16() {
+                    200 => Ok((opt_str(&reply.json(OP)?, "language").filter(|l| !l.trim().is_empty()), false)),
+                    404 if route_missing(&reply) => {
+                        tracing::warn!("this LMS has no courseware API; course languages fall back to the configured default");
+                        Ok((None, true))
+                    }
+                    // The course vanished between the two calls: the caller already has the run.
+                    404 => Ok((None, false)),
+                    403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
+                    status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+                }
+            })
+            .await
     }
 
     async fn enrollment_count(&self, course_id: &str) -> Result<Option<u64>, LmsError> {
         const OP: &str = "instructor_course_metadata";
-        if self.sources.enrollment_count == EnrollmentCountSource::None || self.instructor_missing.load(Ordering::Relaxed) {
+        if self.sources.enrollment_count == EnrollmentCountSource::None || self.instructor.missing() {
             return Ok(None);
         }
         let url = self.lms.url(&format!("/api/instructor/v2/courses/{}", encode_path(course_id)));
-        let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
-        match reply.status.as_u16() {
-            200 => Ok(reply.json(OP)?.get("total_enrollment").and_then(Value::as_u64)),
-            404 if route_missing(&reply) => {
-                tracing::warn!("this LMS has no instructor v2 API; enrollment counts are not sent to Richie");
-                self.instructor_missing.store(true, Ordering::Relaxed);
-                Ok(None)
-            }
-            404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
-        }
+        self.instructor
+            .call(async {
+                let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
+                match reply.status.as_u16() {
+                    200 => Ok((reply.json(OP)?.get("total_enrollment").and_then(Value::as_u64), false)),
+                    404 if route_missing(&reply) => {
+                        tracing::warn!("this LMS has no instructor v2 API; enrollment counts are not sent to Richie");
+                        Ok((None, true))
+                    }
+                    404 => Ok((None, false)),
+                    403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
+                    status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+                }
+            })
+            .await
     }
 
     async fn catalog_visibility(&self, course_id: &str) -> Result<Option<String>, LmsError> {
