@@ -25,7 +25,9 @@ pub const MAX_INT_DIGITS: usize = 4300;
 
 /// A JSON string as Python sees it: a sequence of code points, which may include
 /// lone surrogates (from `\ud800`-style escapes) that Rust's `String` cannot hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Hash/Eq are structural: a `CodePoints` value always holds a lone surrogate,
+// so it can never equal a `Text` value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PyStr {
     /// Valid Unicode, the usual case.
     Text(String),
@@ -161,7 +163,10 @@ pub fn parse(body: &[u8]) -> Result<PyJson, ParseError> {
     if text.starts_with('\u{feff}') {
         return Err(ParseError::Bom);
     }
-    let mut parser = Parser { src: text.as_bytes(), pos: 0 };
+    let mut parser = Parser {
+        src: text.as_bytes(),
+        pos: 0,
+    };
     parser.skip_ws();
     let value = parser.value(0)?;
     parser.skip_ws();
@@ -225,6 +230,9 @@ impl Parser<'_> {
         }
         self.pos += 1; // '{'
         let mut members: Vec<(PyStr, PyJson)> = Vec::new();
+        // Position of each key, built once an object grows past a few members so
+        // duplicate detection stays linear for hostile bodies with many keys.
+        let mut index: Option<std::collections::HashMap<PyStr, usize>> = None;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -244,9 +252,27 @@ impl Parser<'_> {
             self.skip_ws();
             let value = self.value(depth)?;
             // dict semantics: the last duplicate wins, keeping the first position.
-            match members.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => members.push((key, value)),
+            let existing = match &index {
+                Some(map) => map.get(&key).copied(),
+                None => members.iter().position(|(k, _)| *k == key),
+            };
+            match existing {
+                Some(at) => members[at].1 = value,
+                None => {
+                    if let Some(map) = &mut index {
+                        map.insert(key.clone(), members.len());
+                    }
+                    members.push((key, value));
+                    if index.is_none() && members.len() > 16 {
+                        index = Some(
+                            members
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (k, _))| (k.clone(), i))
+                                .collect(),
+                        );
+                    }
+                }
             }
             self.skip_ws();
             match self.peek() {
@@ -334,7 +360,9 @@ impl Parser<'_> {
         let text = std::str::from_utf8(text).map_err(|_| ParseError::ExpectingValue(start))?;
         if is_float {
             // Rust and CPython both round correctly and overflow to infinity.
-            let value: f64 = text.parse().map_err(|_| ParseError::ExpectingValue(start))?;
+            let value: f64 = text
+                .parse()
+                .map_err(|_| ParseError::ExpectingValue(start))?;
             return Ok(PyJson::Float(value));
         }
         let magnitude = &text[int_start - start..int_end - start];
@@ -406,7 +434,11 @@ impl Parser<'_> {
     /// Decode one escape at `self.pos` (which is a backslash).
     fn escape(&mut self) -> Result<u32, ParseError> {
         let at = self.pos;
-        let kind = self.src.get(at + 1).copied().ok_or(ParseError::UnterminatedString(at))?;
+        let kind = self
+            .src
+            .get(at + 1)
+            .copied()
+            .ok_or(ParseError::UnterminatedString(at))?;
         self.pos += 2;
         let simple = match kind {
             b'"' => '"',
@@ -418,7 +450,9 @@ impl Parser<'_> {
             b'r' => '\r',
             b't' => '\t',
             b'u' => {
-                let first = self.hex4(at + 2).ok_or(ParseError::InvalidUnicodeEscape(at))?;
+                let first = self
+                    .hex4(at + 2)
+                    .ok_or(ParseError::InvalidUnicodeEscape(at))?;
                 self.pos = at + 6;
                 // CPython joins a high surrogate with an escaped low surrogate that
                 // follows immediately; anything else leaves it lone.
@@ -478,7 +512,7 @@ enum Escaping {
 impl PyJson {
     /// `json.dumps(self, sort_keys=True, separators=...)` with `ensure_ascii=True`.
     pub fn dumps(&self, separators: Separators) -> String {
-        let mut out = String::with_capacity(256);
+        let mut out = String::with_capacity(1024);
         self.write(&mut out, separators, true, Escaping::Ascii);
         out
     }
@@ -602,26 +636,63 @@ fn write_escaped(cp: u32, out: &mut String, esc: Escaping) {
         0x09 => out.push_str("\\t"),
         0x08 => out.push_str("\\b"),
         0x0C => out.push_str("\\f"),
-        0x00..=0x1F => {
-            let _ = write!(out, "\\u{cp:04x}");
-        }
+        0x00..=0x1F => push_u_escape(out, cp),
         0x20..=0x7E => out.push(char::from(cp as u8)),
         _ => match esc {
             Escaping::Ascii if cp > 0xFFFF => {
                 let v = cp - 0x10000;
-                let _ = write!(out, "\\u{:04x}\\u{:04x}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+                push_u_escape(out, 0xD800 + (v >> 10));
+                push_u_escape(out, 0xDC00 + (v & 0x3FF));
             }
-            Escaping::Ascii => {
-                let _ = write!(out, "\\u{cp:04x}");
-            }
-            Escaping::DrfUnicode if cp == 0x2028 || cp == 0x2029 => {
-                let _ = write!(out, "\\u{cp:04x}");
-            }
+            Escaping::Ascii => push_u_escape(out, cp),
+            Escaping::DrfUnicode if cp == 0x2028 || cp == 0x2029 => push_u_escape(out, cp),
             Escaping::DrfUnicode => {
                 out.push(char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER))
             }
         },
     }
+}
+
+/// `\uXXXX` with lowercase hex, as Python writes it (hand-rolled: this is the
+/// hot path for non-Latin names and `write!` is several times slower).
+fn push_u_escape(out: &mut String, unit: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let nibble = |shift: u32| HEX[((unit >> shift) & 0xF) as usize];
+    let escape = [b'\\', b'u', nibble(12), nibble(8), nibble(4), nibble(0)];
+    // The six bytes are ASCII by construction.
+    out.push_str(std::str::from_utf8(&escape).unwrap_or("\\ufffd"));
+}
+
+/// Turn a compact `json.dumps` string into the default-separator form
+/// (`", "` and `": "`) in one pass: outside string literals the only `,` and
+/// `:` are separators, and inside them a `"` is always escaped.
+pub fn compact_to_default(compact: &str) -> String {
+    let mut out = String::with_capacity(compact.len() + compact.len() / 4);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut run_start = 0;
+    for (i, byte) in compact.bytes().enumerate() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b',' | b':' => {
+                out.push_str(&compact[run_start..=i]);
+                out.push(' ');
+                run_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&compact[run_start..]);
+    out
 }
 
 /// Python's `float.__repr__` (also `str()` of a float): the shortest digits that
@@ -637,7 +708,11 @@ pub fn write_float_repr(value: f64, out: &mut String) {
         return;
     }
     if value == 0.0 {
-        out.push_str(if value.is_sign_negative() { "-0.0" } else { "0.0" });
+        out.push_str(if value.is_sign_negative() {
+            "-0.0"
+        } else {
+            "0.0"
+        });
         return;
     }
     // Rust's `{:e}` yields the shortest digit count that round-trips. When two
@@ -711,7 +786,10 @@ mod tests {
     #[test]
     fn sorts_keys_at_every_depth_with_both_separators() {
         let src = r#"{"b": {"z": 1, "a": [true, null]}, "a": "x"}"#;
-        assert_eq!(dumps(src, Separators::Compact), r#"{"a":"x","b":{"a":[true,null],"z":1}}"#);
+        assert_eq!(
+            dumps(src, Separators::Compact),
+            r#"{"a":"x","b":{"a":[true,null],"z":1}}"#
+        );
         assert_eq!(
             dumps(src, Separators::Default),
             r#"{"a": "x", "b": {"a": [true, null], "z": 1}}"#
@@ -745,8 +823,13 @@ mod tests {
 
     #[test]
     fn numbers_keep_python_types() {
-        assert_eq!(dumps("[1E2, -0, -0.0, 0e0, 1e400, 123456789012345678901234567890]", Separators::Compact),
-            "[100.0,0,-0.0,0.0,Infinity,123456789012345678901234567890]");
+        assert_eq!(
+            dumps(
+                "[1E2, -0, -0.0, 0e0, 1e400, 123456789012345678901234567890]",
+                Separators::Compact
+            ),
+            "[100.0,0,-0.0,0.0,Infinity,123456789012345678901234567890]"
+        );
         assert_eq!(parse(b"NaN"), Err(ParseError::NonFiniteLiteral));
         assert_eq!(parse(b"-Infinity"), Err(ParseError::NonFiniteLiteral));
         assert!(parse(b"01").is_err());
@@ -769,7 +852,10 @@ mod tests {
 
     #[test]
     fn surrogates_pair_or_stay_lone() {
-        assert_eq!(dumps(r#"["\ud83d\ude00"]"#, Separators::Compact), r#"["\ud83d\ude00"]"#);
+        assert_eq!(
+            dumps(r#"["\ud83d\ude00"]"#, Separators::Compact),
+            r#"["\ud83d\ude00"]"#
+        );
         let lone = parse(br#""a\ud800b""#).unwrap();
         assert_eq!(lone.dumps(Separators::Compact), r#""a\ud800b""#);
         match lone {
@@ -779,12 +865,28 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert_eq!(dumps(r#""\udc00\ud800""#, Separators::Compact), r#""\udc00\ud800""#);
+        assert_eq!(
+            dumps(r#""\udc00\ud800""#, Separators::Compact),
+            r#""\udc00\ud800""#
+        );
+    }
+
+    #[test]
+    fn default_form_derives_from_compact() {
+        let src = r#"{"a:b": ["x,y", {"k": "\\\":,"}], "c": -1.5e+20, "d": {}, "e": []}"#;
+        let v = parse(src.as_bytes()).unwrap();
+        assert_eq!(
+            compact_to_default(&v.dumps(Separators::Compact)),
+            v.dumps(Separators::Default)
+        );
     }
 
     #[test]
     fn duplicate_keys_last_wins() {
-        assert_eq!(dumps(r#"{"a": 1, "b": 2, "a": 3}"#, Separators::Compact), r#"{"a":3,"b":2}"#);
+        assert_eq!(
+            dumps(r#"{"a": 1, "b": 2, "a": 3}"#, Separators::Compact),
+            r#"{"a":3,"b":2}"#
+        );
     }
 
     #[test]
@@ -800,8 +902,20 @@ mod tests {
     #[test]
     fn rejects_what_python_rejects() {
         for bad in [
-            "", " ", "{", "[1,]", "{\"a\":1,}", "{'a':1}", "\"\u{1}\"", "\"\\x\"", "\"\\u12\"",
-            "[1] x", "tru", "\u{feff}{}", "{\"a\" 1}", "[1 2]",
+            "",
+            " ",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{'a':1}",
+            "\"\u{1}\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "[1] x",
+            "tru",
+            "\u{feff}{}",
+            "{\"a\" 1}",
+            "[1 2]",
         ] {
             assert!(parse(bad.as_bytes()).is_err(), "{bad:?} should fail");
         }
@@ -822,7 +936,10 @@ mod tests {
     fn drf_rendering_keeps_order_and_unicode() {
         let v = PyJson::object([
             ("success", PyJson::Bool(false)),
-            ("message", PyJson::str("Course caf\u{e9}\u{2028} does not exist")),
+            (
+                "message",
+                PyJson::str("Course caf\u{e9}\u{2028} does not exist"),
+            ),
         ]);
         assert_eq!(
             v.render_drf(),

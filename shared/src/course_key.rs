@@ -47,12 +47,15 @@ fn is_word(c: char) -> bool {
 
 /// `^[\w\-~.:]+\Z`
 fn is_id(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| is_word(c) || matches!(c, '-' | '~' | '.' | ':'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| is_word(c) || matches!(c, '-' | '~' | '.' | ':'))
 }
 
 /// A deprecated component: no char of `[^\w.%-]`.
 fn is_deprecated_part(s: &str) -> bool {
-    s.chars().all(|c| is_word(c) || matches!(c, '.' | '%' | '-'))
+    s.chars()
+        .all(|c| is_word(c) || matches!(c, '.' | '%' | '-'))
 }
 
 fn is_version_guid(s: &str) -> bool {
@@ -62,7 +65,9 @@ fn is_version_guid(s: &str) -> bool {
 
 /// `ALLOWED_BLOCK_ID_CHARS = [\w\-~.:%]`.
 fn is_block_id(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| is_word(c) || matches!(c, '-' | '~' | '.' | ':' | '%'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| is_word(c) || matches!(c, '-' | '~' | '.' | ':' | '%'))
 }
 
 /// Case-insensitive `prefix@` (the locator regex has `re.IGNORECASE`).
@@ -79,7 +84,9 @@ pub fn parse_course_key(serialized: &str) -> Result<CourseKey, InvalidCourseKey>
         Some(("library-v1", rest)) => parse_library(rest),
         _ => None,
     };
-    namespaced.or_else(|| parse_deprecated(serialized)).ok_or_else(invalid)
+    namespaced
+        .or_else(|| parse_deprecated(serialized))
+        .ok_or_else(invalid)
 }
 
 /// `CourseLocator` / `CCXLocator` after the namespace.
@@ -133,18 +140,24 @@ fn parse_locator(rest: &str, namespace: Namespace) -> Option<CourseKey> {
             }
             key.version_guid = Some(v.to_owned());
             order = 2;
-        } else if let Some(v) = strip_tag(part, "type").filter(|_| order < 3 && namespace == Namespace::CourseV1) {
+        } else if let Some(v) =
+            strip_tag(part, "type").filter(|_| order < 3 && namespace == Namespace::CourseV1)
+        {
             // Block parts match the locator regex but a CourseKey drops them.
             if !is_id(v) {
                 return None;
             }
             order = 3;
-        } else if let Some(v) = strip_tag(part, "block").filter(|_| order < 4 && namespace == Namespace::CourseV1) {
+        } else if let Some(v) =
+            strip_tag(part, "block").filter(|_| order < 4 && namespace == Namespace::CourseV1)
+        {
             if !is_block_id(v) {
                 return None;
             }
             order = 4;
-        } else if let Some(v) = strip_tag(part, "ccx").filter(|_| order < 3 && namespace == Namespace::CcxV1) {
+        } else if let Some(v) =
+            strip_tag(part, "ccx").filter(|_| order < 3 && namespace == Namespace::CcxV1)
+        {
             if v.is_empty() || !v.chars().all(|c| c.is_ascii_digit()) {
                 return None;
             }
@@ -233,7 +246,13 @@ impl fmt::Display for CourseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let opt = |v: &Option<String>| v.clone().unwrap_or_default();
         if self.namespace == Namespace::Deprecated {
-            return write!(f, "{}/{}/{}", opt(&self.org), opt(&self.course), opt(&self.run));
+            return write!(
+                f,
+                "{}/{}/{}",
+                opt(&self.org),
+                opt(&self.course),
+                opt(&self.run)
+            );
         }
         let ns = match self.namespace {
             Namespace::CourseV1 => "course-v1",
@@ -292,7 +311,12 @@ mod tests {
             let key = parse_course_key(ok).unwrap_or_else(|_| panic!("{ok} should parse"));
             assert_eq!(parse_course_key(&key.to_string()).unwrap(), key, "{ok}");
         }
-        assert_eq!(parse_course_key("edX/DemoX/Demo_Course").unwrap().to_string(), "edX/DemoX/Demo_Course");
+        assert_eq!(
+            parse_course_key("edX/DemoX/Demo_Course")
+                .unwrap()
+                .to_string(),
+            "edX/DemoX/Demo_Course"
+        );
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! HMAC signatures, secrets, course keys and the Open edX REST client.
 pub mod canonical_json;
 pub mod course_key;
-pub mod signature;
-pub mod openedx;
-pub mod secrets;
 pub mod metrics;
 pub mod observability;
+pub mod openedx;
 pub mod richie;
+pub mod secrets;
+pub mod signature;

@@ -15,7 +15,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(namespace: &'static str, function: &'static str) -> Self {
-        Metrics { namespace, function, values: Vec::new() }
+        Metrics {
+            namespace,
+            function,
+            values: Vec::new(),
+        }
     }
 
     pub fn count(&mut self, name: &str, value: f64) {
@@ -35,9 +39,15 @@ impl Metrics {
 
     /// The EMF document (exposed for tests).
     pub fn to_json(&self) -> Value {
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let definitions: Vec<Value> =
-            self.values.iter().map(|(name, _, unit)| json!({"Name": name, "Unit": unit})).collect();
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let definitions: Vec<Value> = self
+            .values
+            .iter()
+            .map(|(name, _, unit)| json!({"Name": name, "Unit": unit}))
+            .collect();
         let mut doc = Map::new();
         doc.insert(
             "_aws".into(),
@@ -82,6 +92,9 @@ mod tests {
         assert_eq!(doc["A"], 3.0);
         assert_eq!(doc["L"], 3.5);
         assert_eq!(doc["Function"], "fn");
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"], "Milliseconds");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"],
+            "Milliseconds"
+        );
     }
 }

@@ -17,7 +17,11 @@ pub fn init_logging() {
         .with_target(true)
         .without_time();
     let result = if json {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
     } else {
         builder.with_ansi(false).try_init()
     };

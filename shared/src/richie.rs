@@ -54,7 +54,10 @@ pub struct BasicAuth {
 
 impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicAuth").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -183,7 +186,10 @@ fn percent_decode(value: &str) -> Option<String> {
 
 impl RawTarget {
     fn into_target(self, index: usize) -> Result<RichieTarget, TargetsError> {
-        let invalid = |reason: &str| TargetsError::Invalid { index, reason: reason.to_owned() };
+        let invalid = |reason: &str| TargetsError::Invalid {
+            index,
+            reason: reason.to_owned(),
+        };
         // Never echo the URL in errors: it may carry credentials.
         let mut url = Url::parse(self.url.trim()).map_err(|_| invalid("url is not a valid URL"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -194,23 +200,36 @@ impl RawTarget {
         }
         // Credentials in the URL are basic auth; take them out so no HTTP client turns
         // them into a second Authorization header behind our back.
-        let mut basic_auth = self.basic_auth.map(|b| BasicAuth { username: b.username, password: b.password });
+        let mut basic_auth = self.basic_auth.map(|b| BasicAuth {
+            username: b.username,
+            password: b.password,
+        });
         if !url.username().is_empty() || url.password().is_some() {
             if basic_auth.is_some() {
-                return Err(invalid("give basic auth either in the url or in basic_auth, not both"));
+                return Err(invalid(
+                    "give basic auth either in the url or in basic_auth, not both",
+                ));
             }
-            let username = percent_decode(url.username()).ok_or_else(|| invalid("url username is not UTF-8"))?;
+            let username = percent_decode(url.username())
+                .ok_or_else(|| invalid("url username is not UTF-8"))?;
             let password = percent_decode(url.password().unwrap_or(""))
                 .ok_or_else(|| invalid("url password is not UTF-8"))?;
             basic_auth = Some(BasicAuth { username, password });
-            url.set_username("").map_err(|_| invalid("url cannot carry credentials"))?;
-            url.set_password(None).map_err(|_| invalid("url cannot carry credentials"))?;
+            url.set_username("")
+                .map_err(|_| invalid("url cannot carry credentials"))?;
+            url.set_password(None)
+                .map_err(|_| invalid("url cannot carry credentials"))?;
         }
         let timeout = match (self.timeout_ms, self.timeout) {
             (Some(ms), _) => Duration::from_millis(ms),
-            (None, Some(Seconds::Number(s))) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
+            (None, Some(Seconds::Number(s))) if s.is_finite() && s > 0.0 => {
+                Duration::from_secs_f64(s)
+            }
             (None, Some(Seconds::Text(s))) => {
-                let secs: u64 = s.trim().parse().map_err(|_| invalid("timeout must be a number of seconds"))?;
+                let secs: u64 = s
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("timeout must be a number of seconds"))?;
                 Duration::from_secs(secs)
             }
             (None, Some(Seconds::Number(_))) => return Err(invalid("timeout must be positive")),
@@ -227,7 +246,8 @@ impl RawTarget {
                     AUTHORIZATION
                 }
             }
-            Some(name) => HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("signature_header is not a header name"))?,
+            Some(name) => HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid("signature_header is not a header name"))?,
         };
         if basic_auth.is_some() && signature_header == AUTHORIZATION {
             return Err(invalid(
@@ -235,8 +255,12 @@ impl RawTarget {
             ));
         }
         let orgs = match self.orgs {
-            Some(list) if list.iter().any(|o| o.trim().is_empty()) => return Err(invalid("orgs must not hold empty names")),
-            Some(list) if list.is_empty() => return Err(invalid("orgs must not be empty (omit it for every org)")),
+            Some(list) if list.iter().any(|o| o.trim().is_empty()) => {
+                return Err(invalid("orgs must not hold empty names"))
+            }
+            Some(list) if list.is_empty() => {
+                return Err(invalid("orgs must not be empty (omit it for every org)"))
+            }
             other => other.map(|l| l.into_iter().map(|o| o.trim().to_owned()).collect()),
         };
         if let Some(template) = &self.resource_link_template {
@@ -273,7 +297,11 @@ pub fn parse_targets(document: &str) -> Result<Vec<RichieTarget>, TargetsError> 
         if text.starts_with("unknown field") || text.starts_with("missing field") {
             text
         } else {
-            format!("a field has the wrong type or value (line {}, column {})", e.line(), e.column())
+            format!(
+                "a field has the wrong type or value (line {}, column {})",
+                e.line(),
+                e.column()
+            )
         }
     };
     let value: Value = serde_json::from_str(document)
@@ -282,9 +310,17 @@ pub fn parse_targets(document: &str) -> Result<Vec<RichieTarget>, TargetsError> 
         Value::Array(items) => items,
         Value::Object(mut map) => match map.remove("targets") {
             Some(Value::Array(items)) => items,
-            _ => return Err(TargetsError::Json("expected a list, or {\"targets\": [...]}".into())),
+            _ => {
+                return Err(TargetsError::Json(
+                    "expected a list, or {\"targets\": [...]}".into(),
+                ))
+            }
         },
-        _ => return Err(TargetsError::Json("expected a list, or {\"targets\": [...]}".into())),
+        _ => {
+            return Err(TargetsError::Json(
+                "expected a list, or {\"targets\": [...]}".into(),
+            ))
+        }
     };
     if list.is_empty() {
         return Err(TargetsError::Empty);
@@ -293,7 +329,10 @@ pub fn parse_targets(document: &str) -> Result<Vec<RichieTarget>, TargetsError> 
         .enumerate()
         .map(|(index, item)| {
             let raw: RawTarget =
-                serde_json::from_value(item).map_err(|e| TargetsError::Invalid { index, reason: safe(e) })?;
+                serde_json::from_value(item).map_err(|e| TargetsError::Invalid {
+                    index,
+                    reason: safe(e),
+                })?;
             raw.into_target(index)
         })
         .collect()
@@ -344,7 +383,14 @@ impl RichieError {
 
     /// A deployment mistake (secret, URL) rather than a passing outage: log it loudly.
     pub fn is_configuration(&self) -> bool {
-        matches!(self, RichieError::Unauthorized { .. } | RichieError::Unexpected { status: 404 | 405, .. })
+        matches!(
+            self,
+            RichieError::Unauthorized { .. }
+                | RichieError::Unexpected {
+                    status: 404 | 405,
+                    ..
+                }
+        )
     }
 }
 
@@ -363,15 +409,27 @@ pub trait RichieApi: Send + Sync {
 pub fn error_message(value: &Value) -> String {
     fn flat(value: &Value, out: &mut Vec<String>, prefix: &str) {
         match value {
-            Value::String(s) => out.push(if prefix.is_empty() { s.clone() } else { format!("{prefix}: {s}") }),
+            Value::String(s) => out.push(if prefix.is_empty() {
+                s.clone()
+            } else {
+                format!("{prefix}: {s}")
+            }),
             Value::Array(items) => items.iter().for_each(|v| flat(v, out, prefix)),
             Value::Object(map) => {
                 for (k, v) in map {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     flat(v, out, &key);
                 }
             }
-            other => out.push(if prefix.is_empty() { other.to_string() } else { format!("{prefix}: {other}") }),
+            other => out.push(if prefix.is_empty() {
+                other.to_string()
+            } else {
+                format!("{prefix}: {other}")
+            }),
         }
     }
     let mut parts = Vec::new();
@@ -390,14 +448,21 @@ fn body_message(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
         Ok(value) => error_message(&value),
         // An HTML error page or similar: keep it short and on one line.
-        Err(_) => truncate(&String::from_utf8_lossy(body).split_whitespace().collect::<Vec<_>>().join(" ")),
+        Err(_) => truncate(
+            &String::from_utf8_lossy(body)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
     }
 }
 
 /// Classify a 400 answer: a per-link map (list form) or a request-level error.
 pub fn classify_bad_request(body: &[u8]) -> RichieAnswer {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return RichieAnswer::Rejected { message: body_message(body) };
+        return RichieAnswer::Rejected {
+            message: body_message(body),
+        };
     };
     if let Value::Object(map) = &value {
         let per_link = !map.is_empty() && map.values().all(Value::is_object);
@@ -410,7 +475,9 @@ pub fn classify_bad_request(body: &[u8]) -> RichieAnswer {
             return RichieAnswer::Partial { failed };
         }
     }
-    RichieAnswer::Rejected { message: error_message(&value) }
+    RichieAnswer::Rejected {
+        message: error_message(&value),
+    }
 }
 
 /// Settings of the reqwest adapter.
@@ -429,7 +496,10 @@ impl Default for RichieClientConfig {
         RichieClientConfig {
             max_concurrency: 4,
             connect_timeout: Duration::from_secs(3),
-            retry: RetryPolicy { max_attempts: 2, ..RetryPolicy::default() },
+            retry: RetryPolicy {
+                max_attempts: 2,
+                ..RetryPolicy::default()
+            },
         }
     }
 }
@@ -451,10 +521,19 @@ impl RichieClient {
             // drop or re-send the signature to another place.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(RichieClient { http, permits: Semaphore::new(config.max_concurrency.max(1)), retry: config.retry })
+        Ok(RichieClient {
+            http,
+            permits: Semaphore::new(config.max_concurrency.max(1)),
+            retry: config.retry,
+        })
     }
 
-    async fn attempt(&self, target: &RichieTarget, body: &[u8], signature: &str) -> Result<(StatusCode, Option<String>, Vec<u8>), reqwest::Error> {
+    async fn attempt(
+        &self,
+        target: &RichieTarget,
+        body: &[u8],
+        signature: &str,
+    ) -> Result<(StatusCode, Option<String>, Vec<u8>), reqwest::Error> {
         let mut request = self
             .http
             .post(target.url.clone())
@@ -465,9 +544,12 @@ impl RichieClient {
         if let Some(auth) = &target.basic_auth {
             request = request.basic_auth(&auth.username, Some(&auth.password));
         }
-        let mut value = HeaderValue::from_str(signature).unwrap_or_else(|_| HeaderValue::from_static(""));
+        let mut value =
+            HeaderValue::from_str(signature).unwrap_or_else(|_| HeaderValue::from_static(""));
         value.set_sensitive(true);
-        request = request.header(target.signature_header.clone(), value).body(body.to_vec());
+        request = request
+            .header(target.signature_header.clone(), value)
+            .body(body.to_vec());
         // The semaphore is never closed, so acquire cannot fail.
         let _permit = self.permits.acquire().await.ok();
         let response = request.send().await?;
@@ -483,7 +565,11 @@ impl RichieClient {
 }
 
 impl RichieApi for RichieClient {
-    async fn deliver(&self, target: &RichieTarget, body: Vec<u8>) -> Result<RichieAnswer, RichieError> {
+    async fn deliver(
+        &self,
+        target: &RichieTarget,
+        body: Vec<u8>,
+    ) -> Result<RichieAnswer, RichieError> {
         let signature = richie_authorization(target.secret.as_bytes(), &body);
         let mut attempt = 0u32;
         loop {
@@ -493,10 +579,16 @@ impl RichieApi for RichieClient {
                     200..=299 => return Ok(RichieAnswer::Synced),
                     400 => return Ok(classify_bad_request(&reply)),
                     status @ (401 | 403) => {
-                        return Err(RichieError::Unauthorized { status, message: body_message(&reply) })
+                        return Err(RichieError::Unauthorized {
+                            status,
+                            message: body_message(&reply),
+                        })
                     }
                     status @ (429 | 500..=599) => {
-                        let error = RichieError::Unavailable { status, attempts: attempt };
+                        let error = RichieError::Unavailable {
+                            status,
+                            attempts: attempt,
+                        };
                         if attempt >= self.retry.max_attempts {
                             return Err(error);
                         }
@@ -506,14 +598,22 @@ impl RichieApi for RichieClient {
                             Some(None) => self.retry.backoff(attempt),
                         }
                     }
-                    status => return Err(RichieError::Unexpected { status, message: body_message(&reply) }),
+                    status => {
+                        return Err(RichieError::Unexpected {
+                            status,
+                            message: body_message(&reply),
+                        })
+                    }
                 },
                 Err(err) => {
                     let error = if err.is_timeout() {
                         RichieError::Timeout { attempts: attempt }
                     } else {
                         // reqwest's Display names the URL: ours never carries credentials.
-                        RichieError::Connection { attempts: attempt, detail: err.to_string() }
+                        RichieError::Connection {
+                            attempts: attempt,
+                            detail: err.to_string(),
+                        }
                     };
                     if attempt >= self.retry.max_attempts {
                         return Err(error);
@@ -533,7 +633,10 @@ mod tests {
 
     #[test]
     fn targets_list_and_wrapped_forms() {
-        let list = parse_targets(r#"[{"url": "https://richie.example.com/api/v1.0/course-runs-sync/", "secret": "s"}]"#).unwrap();
+        let list = parse_targets(
+            r#"[{"url": "https://richie.example.com/api/v1.0/course-runs-sync/", "secret": "s"}]"#,
+        )
+        .unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].name, "richie.example.com");
         assert_eq!(list[0].timeout, DEFAULT_TIMEOUT);
@@ -548,7 +651,10 @@ mod tests {
         assert!(!wrapped[0].accepts_org("Other"));
         assert!(wrapped[1].accepts_org("Other"));
         assert_eq!(wrapped[1].timeout, Duration::from_secs(6));
-        assert_eq!(parse_targets(r#"{"targets": []}"#), Err(TargetsError::Empty));
+        assert_eq!(
+            parse_targets(r#"{"targets": []}"#),
+            Err(TargetsError::Empty)
+        );
     }
 
     #[test]
@@ -556,11 +662,26 @@ mod tests {
         for (doc, needle) in [
             (r#"[{"url": "ftp://a/x", "secret": "s"}]"#, "http(s)"),
             (r#"[{"url": "http://a/x", "secret": ""}]"#, "secret"),
-            (r#"[{"url": "http://a/x", "secret": "s", "secrets": ["x"]}]"#, "unknown field"),
-            (r#"[{"url": "http://a/x", "secret": "s", "orgs": []}]"#, "orgs"),
-            (r#"[{"url": "http://a/x", "secret": "s", "basic_auth": {"username": "u", "password": "p"}, "signature_header": "Authorization"}]"#, "cannot share"),
-            (r#"[{"url": "http://u:p@a/x", "secret": "s", "basic_auth": {"username": "u", "password": "p"}}]"#, "not both"),
-            (r#"[{"url": "http://a/x", "secret": "s", "resource_link_template": "https://x/"}]"#, "{course_id}"),
+            (
+                r#"[{"url": "http://a/x", "secret": "s", "secrets": ["x"]}]"#,
+                "unknown field",
+            ),
+            (
+                r#"[{"url": "http://a/x", "secret": "s", "orgs": []}]"#,
+                "orgs",
+            ),
+            (
+                r#"[{"url": "http://a/x", "secret": "s", "basic_auth": {"username": "u", "password": "p"}, "signature_header": "Authorization"}]"#,
+                "cannot share",
+            ),
+            (
+                r#"[{"url": "http://u:p@a/x", "secret": "s", "basic_auth": {"username": "u", "password": "p"}}]"#,
+                "not both",
+            ),
+            (
+                r#"[{"url": "http://a/x", "secret": "s", "resource_link_template": "https://x/"}]"#,
+                "{course_id}",
+            ),
         ] {
             let err = parse_targets(doc).unwrap_err().to_string();
             assert!(err.contains(needle), "{doc}: {err}");
@@ -581,32 +702,63 @@ mod tests {
         let t = parse_targets(r#"[{"url": "https://bob:s%40cret@richie.example.com/api/v1.0/course-runs-sync/", "secret": "s"}]"#)
             .unwrap()
             .remove(0);
-        assert_eq!(t.url.as_str(), "https://richie.example.com/api/v1.0/course-runs-sync/");
-        assert_eq!(t.basic_auth, Some(BasicAuth { username: "bob".into(), password: "s@cret".into() }));
-        assert_eq!(t.signature_header.as_str(), DEFAULT_PROXIED_SIGNATURE_HEADER);
+        assert_eq!(
+            t.url.as_str(),
+            "https://richie.example.com/api/v1.0/course-runs-sync/"
+        );
+        assert_eq!(
+            t.basic_auth,
+            Some(BasicAuth {
+                username: "bob".into(),
+                password: "s@cret".into()
+            })
+        );
+        assert_eq!(
+            t.signature_header.as_str(),
+            DEFAULT_PROXIED_SIGNATURE_HEADER
+        );
         let debug = format!("{t:?}");
-        assert!(!debug.contains("s@cret") && !debug.contains("\"s\""), "{debug}");
+        assert!(
+            !debug.contains("s@cret") && !debug.contains("\"s\""),
+            "{debug}"
+        );
     }
 
     #[test]
     fn bad_request_classification() {
         assert_eq!(
             classify_bad_request(br#"{"resource_link": ["Unknown course: NOPE101."]}"#),
-            RichieAnswer::Rejected { message: "resource_link: Unknown course: NOPE101.".into() }
+            RichieAnswer::Rejected {
+                message: "resource_link: Unknown course: NOPE101.".into()
+            }
         );
         let partial = classify_bad_request(
             br#"{"https://lms/courses/a/info": {"success": true}, "https://lms/courses/b/info": {"start": ["Datetime has wrong format."]}}"#,
         );
-        let RichieAnswer::Partial { failed } = partial else { panic!("{partial:?}") };
+        let RichieAnswer::Partial { failed } = partial else {
+            panic!("{partial:?}")
+        };
         assert_eq!(failed.len(), 1);
-        assert_eq!(failed["https://lms/courses/b/info"], "start: Datetime has wrong format.");
+        assert_eq!(
+            failed["https://lms/courses/b/info"],
+            "start: Datetime has wrong format."
+        );
         assert_eq!(
             classify_bad_request(br#"{"detail": "JSON parse error - Expecting value"}"#),
-            RichieAnswer::Rejected { message: "detail: JSON parse error - Expecting value".into() }
+            RichieAnswer::Rejected {
+                message: "detail: JSON parse error - Expecting value".into()
+            }
         );
-        assert_eq!(classify_bad_request(b"<html>\n Bad\n</html>"), RichieAnswer::Rejected { message: "<html> Bad </html>".into() });
+        assert_eq!(
+            classify_bad_request(b"<html>\n Bad\n</html>"),
+            RichieAnswer::Rejected {
+                message: "<html> Bad </html>".into()
+            }
+        );
         let long = format!("\"{}\"", "x".repeat(1000));
-        let RichieAnswer::Rejected { message } = classify_bad_request(long.as_bytes()) else { panic!() };
+        let RichieAnswer::Rejected { message } = classify_bad_request(long.as_bytes()) else {
+            panic!()
+        };
         assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
     }
 }

@@ -48,7 +48,10 @@ pub struct StaticSecret {
 
 impl StaticSecret {
     pub fn new(name: impl Into<String>, values: Vec<String>) -> Self {
-        StaticSecret { name: name.into(), values }
+        StaticSecret {
+            name: name.into(),
+            values,
+        }
     }
 
     /// Read a comma-separated list from an environment variable; empty entries are
@@ -95,7 +98,11 @@ pub struct SecretsManagerSecret {
 
 impl SecretsManagerSecret {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        SecretsManagerSecret { client, secret_id: secret_id.into(), include_pending: true }
+        SecretsManagerSecret {
+            client,
+            secret_id: secret_id.into(),
+            include_pending: true,
+        }
     }
 
     /// Only `AWSCURRENT` (for credentials we send, where a pending value is useless).
@@ -115,7 +122,9 @@ impl SecretsManagerSecret {
         match result {
             Ok(output) => match output.secret_string {
                 Some(value) => Ok(Some(value)),
-                None => Err(SecretError::NotAString { secret_id: self.secret_id.clone() }),
+                None => Err(SecretError::NotAString {
+                    secret_id: self.secret_id.clone(),
+                }),
             },
             Err(err) => {
                 let code = err.code().unwrap_or("unknown").to_owned();
@@ -123,8 +132,15 @@ impl SecretsManagerSecret {
                     // No version carries this stage: no rotation in progress.
                     return Ok(None);
                 }
-                let code = if code == "unknown" { format!("{err}") } else { code };
-                Err(SecretError::Fetch { secret_id: self.secret_id.clone(), code })
+                let code = if code == "unknown" {
+                    format!("{err}")
+                } else {
+                    code
+                };
+                Err(SecretError::Fetch {
+                    secret_id: self.secret_id.clone(),
+                    code,
+                })
             }
         }
     }
@@ -135,7 +151,9 @@ impl SecretFetcher for SecretsManagerSecret {
         let current = self
             .stage("AWSCURRENT")
             .await?
-            .ok_or_else(|| SecretError::NotAString { secret_id: self.secret_id.clone() })?;
+            .ok_or_else(|| SecretError::NotAString {
+                secret_id: self.secret_id.clone(),
+            })?;
         let mut values = vec![current];
         if self.include_pending {
             match self.stage("AWSPENDING").await {
@@ -189,7 +207,11 @@ impl<F: SecretFetcher> SecretCache<F> {
             fetcher,
             ttl,
             min_forced_interval,
-            state: Mutex::new(CacheState { values: None, fetched_at: None, last_forced: None }),
+            state: Mutex::new(CacheState {
+                values: None,
+                fetched_at: None,
+                last_forced: None,
+            }),
         }
     }
 
@@ -208,7 +230,10 @@ impl<F: SecretFetcher> SecretCache<F> {
     /// second verification attempt is worth it).
     pub async fn force_refresh(&self) -> Option<Arc<Vec<String>>> {
         let mut state = self.state.lock().await;
-        if state.last_forced.is_some_and(|t| t.elapsed() < self.min_forced_interval) {
+        if state
+            .last_forced
+            .is_some_and(|t| t.elapsed() < self.min_forced_interval)
+        {
             return None;
         }
         state.last_forced = Some(Instant::now());
@@ -260,7 +285,9 @@ pub fn parse_secret_list(value: &str) -> Result<Vec<String>, SecretError> {
                 .map(str::to_owned)
                 .collect();
             if secrets.len() != list.len() {
-                return Err(SecretError::Malformed("\"secrets\" must hold non-empty strings".into()));
+                return Err(SecretError::Malformed(
+                    "\"secrets\" must hold non-empty strings".into(),
+                ));
             }
             return Ok(secrets);
         }
@@ -325,7 +352,10 @@ mod tests {
         async fn fetch(&self) -> Result<Vec<String>, SecretError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             if n >= self.fail_from {
-                Err(SecretError::Fetch { secret_id: "t".into(), code: "Down".into() })
+                Err(SecretError::Fetch {
+                    secret_id: "t".into(),
+                    code: "Down".into(),
+                })
             } else {
                 Ok(vec![format!("v{n}")])
             }
@@ -338,22 +368,36 @@ mod tests {
     #[tokio::test]
     async fn caches_and_keeps_last_good_value() {
         let cache = SecretCache::new(
-            Flaky { calls: AtomicUsize::new(0), fail_from: 1 },
+            Flaky {
+                calls: AtomicUsize::new(0),
+                fail_from: 1,
+            },
             Duration::from_millis(20),
             Duration::from_millis(0),
         );
         assert_eq!(*cache.get().await.unwrap(), vec!["v0"]);
         assert_eq!(*cache.get().await.unwrap(), vec!["v0"]);
-        assert_eq!(cache.fetcher.calls.load(Ordering::SeqCst), 1, "served from cache");
+        assert_eq!(
+            cache.fetcher.calls.load(Ordering::SeqCst),
+            1,
+            "served from cache"
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
-        assert_eq!(*cache.get().await.unwrap(), vec!["v0"], "last good value kept");
+        assert_eq!(
+            *cache.get().await.unwrap(),
+            vec!["v0"],
+            "last good value kept"
+        );
         assert_eq!(cache.fetcher.calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn no_value_at_all_is_an_error() {
         let cache = SecretCache::new(
-            Flaky { calls: AtomicUsize::new(0), fail_from: 0 },
+            Flaky {
+                calls: AtomicUsize::new(0),
+                fail_from: 0,
+            },
             DEFAULT_TTL,
             DEFAULT_MIN_FORCED_REFRESH,
         );
@@ -363,13 +407,19 @@ mod tests {
     #[tokio::test]
     async fn forced_refresh_is_rate_limited() {
         let cache = SecretCache::new(
-            Flaky { calls: AtomicUsize::new(0), fail_from: 100 },
+            Flaky {
+                calls: AtomicUsize::new(0),
+                fail_from: 100,
+            },
             DEFAULT_TTL,
             Duration::from_secs(60),
         );
         cache.get().await.unwrap();
         assert_eq!(*cache.force_refresh().await.unwrap(), vec!["v1"]);
-        assert!(cache.force_refresh().await.is_none(), "second forced refresh suppressed");
+        assert!(
+            cache.force_refresh().await.is_none(),
+            "second forced refresh suppressed"
+        );
         assert_eq!(cache.fetcher.calls.load(Ordering::SeqCst), 2);
     }
 }

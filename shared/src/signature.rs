@@ -8,7 +8,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::canonical_json::{PyJson, Separators};
+use crate::canonical_json::{compact_to_default, PyJson, Separators};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -58,9 +58,10 @@ pub struct SignedMessages<'a> {
 
 impl<'a> SignedMessages<'a> {
     pub fn new(parsed: &PyJson, raw: &'a [u8]) -> Self {
+        let compact = parsed.dumps(Separators::Compact);
         SignedMessages {
-            compact: parsed.dumps(Separators::Compact),
-            default: parsed.dumps(Separators::Default),
+            default: compact_to_default(&compact),
+            compact,
             raw,
         }
     }
@@ -165,15 +166,24 @@ mod tests {
         let messages = SignedMessages::new(&parsed, raw);
         let secrets = ["old", "123456"];
         let default = "0a48a78817b613abdc3d094ca2a7ba59bddfe6d5535c99a00eefc73a6b26e64f";
-        assert_eq!(verify_lernito(default, &secrets, &messages), Some(SignedForm::DefaultJson));
+        assert_eq!(
+            verify_lernito(default, &secrets, &messages),
+            Some(SignedForm::DefaultJson)
+        );
         assert_eq!(
             verify_lernito(&default.to_uppercase(), &secrets, &messages),
             Some(SignedForm::DefaultJson)
         );
         let compact = "39b3cf39391ecbd9635359cafd89e508da724584b11b59a521088bfec80f158e";
-        assert_eq!(verify_lernito(compact, &secrets, &messages), Some(SignedForm::CompactJson));
+        assert_eq!(
+            verify_lernito(compact, &secrets, &messages),
+            Some(SignedForm::CompactJson)
+        );
         let raw_sig = sign_hex(b"old", raw);
-        assert_eq!(verify_lernito(&raw_sig, &secrets, &messages), Some(SignedForm::RawBody));
+        assert_eq!(
+            verify_lernito(&raw_sig, &secrets, &messages),
+            Some(SignedForm::RawBody)
+        );
     }
 
     #[test]

@@ -65,7 +65,10 @@ fn first_missing_course(
     exists: &[Result<bool, LmsError>],
 ) -> Result<(), ApplyError> {
     for id in checked {
-        let index = distinct_ids.iter().position(|c| c == id).unwrap_or_default();
+        let index = distinct_ids
+            .iter()
+            .position(|c| c == id)
+            .unwrap_or_default();
         match exists.get(index) {
             Some(Ok(true)) => {}
             Some(Ok(false)) | None => return Err(ApplyError::CourseNotFound(id.clone())),
@@ -75,7 +78,10 @@ fn first_missing_course(
     Ok(())
 }
 
-pub async fn apply<L: EnrollmentLms>(lms: &L, request: &EnrollmentRequest) -> Result<Applied, ApplyError> {
+pub async fn apply<L: EnrollmentLms>(
+    lms: &L,
+    request: &EnrollmentRequest,
+) -> Result<Applied, ApplyError> {
     let ids = &request.course_ids;
     // Key syntax is free to check: find the first malformed id up front. Courses
     // before it must still be checked for existence, since the plugin reports a
@@ -101,13 +107,22 @@ pub async fn apply<L: EnrollmentLms>(lms: &L, request: &EnrollmentRequest) -> Re
     let unique = distinct(ids);
     match user {
         Some(account) => {
-            let results =
-                join_all(unique.iter().map(|id| lms.ensure_enrollment(&account.username, id))).await;
+            let results = join_all(
+                unique
+                    .iter()
+                    .map(|id| lms.ensure_enrollment(&account.username, id)),
+            )
+            .await;
             results.into_iter().collect::<Result<Vec<_>, _>>()?;
             Ok(Applied::Enrolled { courses: ids.len() })
         }
         None => {
-            let results = join_all(unique.iter().map(|id| lms.ensure_allowance(&request.email, id))).await;
+            let results = join_all(
+                unique
+                    .iter()
+                    .map(|id| lms.ensure_allowance(&request.email, id)),
+            )
+            .await;
             results.into_iter().collect::<Result<Vec<_>, _>>()?;
             Ok(Applied::Allowed { courses: ids.len() })
         }
@@ -133,7 +148,11 @@ mod tests {
     impl EnrollmentLms for FakeLms {
         async fn course_exists(&self, course_id: &str) -> Result<bool, LmsError> {
             if self.failing_course.as_deref() == Some(course_id) {
-                return Err(LmsError::Unavailable { operation: "course_exists", status: 503, attempts: 3 });
+                return Err(LmsError::Unavailable {
+                    operation: "course_exists",
+                    status: 503,
+                    attempts: 3,
+                });
             }
             Ok(self.courses.contains(course_id))
         }
@@ -142,14 +161,31 @@ mod tests {
                 .users
                 .iter()
                 .find(|(e, _)| e == email)
-                .map(|(_, u)| LmsUser { username: u.clone(), is_active: true }))
+                .map(|(_, u)| LmsUser {
+                    username: u.clone(),
+                    is_active: true,
+                }))
         }
-        async fn ensure_enrollment(&self, username: &str, course_id: &str) -> Result<EnrollmentOutcome, LmsError> {
-            self.writes.lock().unwrap().push(format!("enroll {username} {course_id}"));
+        async fn ensure_enrollment(
+            &self,
+            username: &str,
+            course_id: &str,
+        ) -> Result<EnrollmentOutcome, LmsError> {
+            self.writes
+                .lock()
+                .unwrap()
+                .push(format!("enroll {username} {course_id}"));
             Ok(EnrollmentOutcome::Active)
         }
-        async fn ensure_allowance(&self, email: &str, course_id: &str) -> Result<AllowanceOutcome, LmsError> {
-            self.writes.lock().unwrap().push(format!("allow {email} {course_id}"));
+        async fn ensure_allowance(
+            &self,
+            email: &str,
+            course_id: &str,
+        ) -> Result<AllowanceOutcome, LmsError> {
+            self.writes
+                .lock()
+                .unwrap()
+                .push(format!("allow {email} {course_id}"));
             Ok(AllowanceOutcome::Created)
         }
     }
@@ -166,7 +202,10 @@ mod tests {
 
     fn lms() -> FakeLms {
         FakeLms {
-            courses: ["course-v1:a+b+c", "course-v1:a+b+d"].iter().map(|s| s.to_string()).collect(),
+            courses: ["course-v1:a+b+c", "course-v1:a+b+d"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             users: vec![("known@example.com".into(), "known".into())],
             ..FakeLms::default()
         }
@@ -176,27 +215,59 @@ mod tests {
     async fn enrolls_known_and_allows_unknown_counting_duplicates() {
         let lms = lms();
         let ids = ["course-v1:a+b+c", "course-v1:a+b+d", "course-v1:a+b+c"];
-        let applied = apply(&lms, &request("known@example.com", &ids)).await.unwrap();
-        assert_eq!(applied.message(), "User enrollment status verified for 3 course(s)");
-        assert_eq!(lms.writes.lock().unwrap().len(), 2, "each distinct course once");
-        let applied = apply(&lms, &request("new@example.com", &ids[..1])).await.unwrap();
-        assert_eq!(applied.message(), "Enrollment allowance verified for 1 course(s)");
+        let applied = apply(&lms, &request("known@example.com", &ids))
+            .await
+            .unwrap();
+        assert_eq!(
+            applied.message(),
+            "User enrollment status verified for 3 course(s)"
+        );
+        assert_eq!(
+            lms.writes.lock().unwrap().len(),
+            2,
+            "each distinct course once"
+        );
+        let applied = apply(&lms, &request("new@example.com", &ids[..1]))
+            .await
+            .unwrap();
+        assert_eq!(
+            applied.message(),
+            "Enrollment allowance verified for 1 course(s)"
+        );
     }
 
     #[tokio::test]
     async fn first_failing_course_in_order_wins_and_nothing_is_written() {
         let lms = lms();
-        let r = apply(&lms, &request("known@example.com", &["course-v1:x+y+z", "bad key"])).await;
+        let r = apply(
+            &lms,
+            &request("known@example.com", &["course-v1:x+y+z", "bad key"]),
+        )
+        .await;
         assert_eq!(r, Err(ApplyError::CourseNotFound("course-v1:x+y+z".into())));
-        let r = apply(&lms, &request("known@example.com", &["course-v1:a+b+c", "bad key", "course-v1:x+y+z"])).await;
+        let r = apply(
+            &lms,
+            &request(
+                "known@example.com",
+                &["course-v1:a+b+c", "bad key", "course-v1:x+y+z"],
+            ),
+        )
+        .await;
         assert_eq!(r, Err(ApplyError::InvalidCourseKey("bad key".into())));
         assert!(lms.writes.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn upstream_failure_is_not_a_success() {
-        let lms = FakeLms { failing_course: Some("course-v1:a+b+d".into()), ..lms() };
-        let r = apply(&lms, &request("known@example.com", &["course-v1:a+b+c", "course-v1:a+b+d"])).await;
+        let lms = FakeLms {
+            failing_course: Some("course-v1:a+b+d".into()),
+            ..lms()
+        };
+        let r = apply(
+            &lms,
+            &request("known@example.com", &["course-v1:a+b+c", "course-v1:a+b+d"]),
+        )
+        .await;
         assert!(matches!(r, Err(ApplyError::Upstream(_))));
         assert!(lms.writes.lock().unwrap().is_empty());
     }

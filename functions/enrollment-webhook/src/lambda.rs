@@ -24,15 +24,22 @@ pub const LOCAL_CLIENT_SECRET: &str = "edx-hooks-local-secret";
 /// The webhook secret: Secrets Manager when `LERNITO_SECRET_ARN` is set, otherwise
 /// `LERNITO_WEBHOOK_SECRET` (comma-separated list allowed) for local runs.
 pub async fn webhook_secret_source() -> SecretSource {
-    match std::env::var("LERNITO_SECRET_ARN").ok().filter(|v| !v.trim().is_empty()) {
-        Some(arn) => SecretSource::SecretsManager(SecretsManagerSecret::new(secrets_manager_client().await, arn)),
+    match std::env::var("LERNITO_SECRET_ARN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(arn) => SecretSource::SecretsManager(SecretsManagerSecret::new(
+            secrets_manager_client().await,
+            arn,
+        )),
         None => SecretSource::Static(StaticSecret::from_env_list("LERNITO_WEBHOOK_SECRET")),
     }
 }
 
 pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_http::Error> {
     let config = OpenEdxConfig::from_env(LOCAL_LMS_URL)?;
-    let credentials = credential_cache(credentials_from_env(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET).await);
+    let credentials =
+        credential_cache(credentials_from_env(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET).await);
     let lms = OpenEdxClient::new(config, credentials)?;
     let secrets = Arc::new(SecretCache::new(
         webhook_secret_source().await,
@@ -59,7 +66,9 @@ pub async fn handle<L: edx_hooks_shared::openedx::EnrollmentLms>(
         Body::Binary(bytes) => bytes,
         _ => b"",
     };
-    let reply = service.handle(&method, &path, signature.as_deref(), body).await;
+    let reply = service
+        .handle(&method, &path, signature.as_deref(), body)
+        .await;
     Ok(to_response(reply)?)
 }
 

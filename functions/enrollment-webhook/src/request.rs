@@ -40,8 +40,14 @@ fn is_python_space(c: u32) -> bool {
 
 /// `str(data).strip()` as a code-point vector.
 fn strip(points: &[u32]) -> &[u32] {
-    let start = points.iter().position(|&c| !is_python_space(c)).unwrap_or(points.len());
-    let end = points.iter().rposition(|&c| !is_python_space(c)).map_or(start, |i| i + 1);
+    let start = points
+        .iter()
+        .position(|&c| !is_python_space(c))
+        .unwrap_or(points.len());
+    let end = points
+        .iter()
+        .rposition(|&c| !is_python_space(c))
+        .map_or(start, |i| i + 1);
     &points[start..end]
 }
 
@@ -62,7 +68,11 @@ fn python_str(value: &PyJson) -> Option<Vec<u32>> {
         PyJson::Float(f) => {
             // str(float) == repr(float), except infinities print as inf/-inf.
             let text = if f.is_infinite() {
-                if *f > 0.0 { "inf".to_owned() } else { "-inf".to_owned() }
+                if *f > 0.0 {
+                    "inf".to_owned()
+                } else {
+                    "-inf".to_owned()
+                }
             } else {
                 float_repr(*f)
             };
@@ -74,7 +84,11 @@ fn python_str(value: &PyJson) -> Option<Vec<u32>> {
 
 /// `CharField(max_length=…)` / `EmailField()` `run_validation` for a present,
 /// non-null value. Ok = the trimmed value as code points.
-fn char_field(value: &PyJson, kind: &FieldKind, max_length: Option<usize>) -> Result<Vec<u32>, Vec<String>> {
+fn char_field(
+    value: &PyJson,
+    kind: &FieldKind,
+    max_length: Option<usize>,
+) -> Result<Vec<u32>, Vec<String>> {
     // Blank check comes first (CharField.run_validation).
     if let PyJson::Str(s) = value {
         let points: Vec<u32> = s.code_points().collect();
@@ -96,7 +110,9 @@ fn char_field(value: &PyJson, kind: &FieldKind, max_length: Option<usize>) -> Re
     let mut errors = Vec::new();
     if let Some(max) = max_length {
         if trimmed.len() > max {
-            errors.push(format!("Ensure this field has no more than {max} characters."));
+            errors.push(format!(
+                "Ensure this field has no more than {max} characters."
+            ));
         }
     }
     if trimmed.contains(&0) {
@@ -123,11 +139,20 @@ fn to_string(points: &[u32]) -> String {
 pub fn validate(data: &PyJson) -> Result<EnrollmentRequest, PyJson> {
     if let PyJson::Null = data {
         // Serializer.validate_empty_values: a null body is "No data provided".
-        return Err(PyJson::object([("non_field_errors", messages(vec!["No data provided".into()]))]));
+        return Err(PyJson::object([(
+            "non_field_errors",
+            messages(vec!["No data provided".into()]),
+        )]));
     }
     let PyJson::Object(_) = data else {
-        let message = format!("Invalid data. Expected a dictionary, but got {}.", data.python_type_name());
-        return Err(PyJson::object([("non_field_errors", messages(vec![message]))]));
+        let message = format!(
+            "Invalid data. Expected a dictionary, but got {}.",
+            data.python_type_name()
+        );
+        return Err(PyJson::object([(
+            "non_field_errors",
+            messages(vec![message]),
+        )]));
     };
     let mut errors: Vec<(&str, PyJson)> = Vec::new();
     let mut strings: Vec<String> = Vec::new();
@@ -139,7 +164,9 @@ pub fn validate(data: &PyJson) -> Result<EnrollmentRequest, PyJson> {
     ] {
         match data.get(field) {
             None => errors.push((field, messages(vec!["This field is required.".into()]))),
-            Some(PyJson::Null) => errors.push((field, messages(vec!["This field may not be null.".into()]))),
+            Some(PyJson::Null) => {
+                errors.push((field, messages(vec!["This field may not be null.".into()])))
+            }
             Some(value) => match char_field(value, &kind, max) {
                 Ok(points) => strings.push(to_string(&points)),
                 Err(list) => errors.push((field, messages(list))),
@@ -148,8 +175,14 @@ pub fn validate(data: &PyJson) -> Result<EnrollmentRequest, PyJson> {
     }
     let mut course_ids = Vec::new();
     match data.get("courseIds") {
-        None => errors.push(("courseIds", messages(vec!["This field is required.".into()]))),
-        Some(PyJson::Null) => errors.push(("courseIds", messages(vec!["This field may not be null.".into()]))),
+        None => errors.push((
+            "courseIds",
+            messages(vec!["This field is required.".into()]),
+        )),
+        Some(PyJson::Null) => errors.push((
+            "courseIds",
+            messages(vec!["This field may not be null.".into()]),
+        )),
         Some(PyJson::Array(items)) => {
             let mut item_errors: Vec<(String, PyJson)> = Vec::new();
             for (index, item) in items.iter().enumerate() {
@@ -167,7 +200,10 @@ pub fn validate(data: &PyJson) -> Result<EnrollmentRequest, PyJson> {
             }
         }
         Some(other) => {
-            let message = format!("Expected a list of items but got type \"{}\".", other.python_type_name());
+            let message = format!(
+                "Expected a list of items but got type \"{}\".",
+                other.python_type_name()
+            );
             errors.push(("courseIds", messages(vec![message])));
         }
     }
@@ -184,7 +220,13 @@ pub fn validate(data: &PyJson) -> Result<EnrollmentRequest, PyJson> {
     let [name, family, username, email]: [String; 4] = strings.try_into().map_err(|_| {
         PyJson::object([("non_field_errors", messages(vec!["Invalid data.".into()]))])
     })?;
-    Ok(EnrollmentRequest { name, family, username, email, course_ids })
+    Ok(EnrollmentRequest {
+        name,
+        family,
+        username,
+        email,
+        course_ids,
+    })
 }
 
 // ---------------------------------------------------------------- EmailValidator
@@ -259,13 +301,16 @@ fn domain_regex_ok(domain: &[u32]) -> bool {
 
 /// `literal_regex` `\[([A-F0-9:.]+)\]\Z` + `validate_ipv46_address`.
 fn literal_ok(domain: &[u32]) -> bool {
-    let Some(inner) = domain.strip_prefix(&[u32::from('[')]).and_then(|d| d.strip_suffix(&[u32::from(']')])) else {
+    let Some(inner) = domain
+        .strip_prefix(&[u32::from('[')])
+        .and_then(|d| d.strip_suffix(&[u32::from(']')]))
+    else {
         return false;
     };
     if inner.is_empty()
-        || !inner
-            .iter()
-            .all(|&c| char::from_u32(c).is_some_and(|ch| ch.is_ascii_hexdigit() || ch == ':' || ch == '.'))
+        || !inner.iter().all(|&c| {
+            char::from_u32(c).is_some_and(|ch| ch.is_ascii_hexdigit() || ch == ':' || ch == '.')
+        })
     {
         return false;
     }
@@ -361,7 +406,13 @@ fn punycode_encode(input: &str) -> Option<String> {
                 let mut q = delta;
                 let mut k = BASE;
                 loop {
-                    let t = if k <= bias { TMIN } else if k >= bias + TMAX { TMAX } else { k - bias };
+                    let t = if k <= bias {
+                        TMIN
+                    } else if k >= bias + TMAX {
+                        TMAX
+                    } else {
+                        k - bias
+                    };
                     if q < t {
                         break;
                     }
@@ -430,15 +481,21 @@ mod tests {
             r#"{"name":["This field is required."],"family":["This field is required."],"username":["This field is required."],"email":["This field is required."],"courseIds":["This field is required."]}"#
         );
         assert_eq!(
-            errors(r#"{"name": null, "family": "  ", "username": true, "email": "x", "courseIds": "c"}"#),
+            errors(
+                r#"{"name": null, "family": "  ", "username": true, "email": "x", "courseIds": "c"}"#
+            ),
             r#"{"name":["This field may not be null."],"family":["This field may not be blank."],"username":["Not a valid string."],"email":["Enter a valid email address."],"courseIds":["Expected a list of items but got type \"str\"."]}"#
         );
         assert_eq!(
-            errors(r#"{"name": "n", "family": "f", "username": "u", "email": "a@b.co", "courseIds": []}"#),
+            errors(
+                r#"{"name": "n", "family": "f", "username": "u", "email": "a@b.co", "courseIds": []}"#
+            ),
             r#"{"non_field_errors":["At least one courseId must be provided"]}"#
         );
         assert_eq!(
-            errors(r#"{"name": "n", "family": "f", "username": "u", "email": "a@b.co", "courseIds": ["ok", "", null, [1]]}"#),
+            errors(
+                r#"{"name": "n", "family": "f", "username": "u", "email": "a@b.co", "courseIds": ["ok", "", null, [1]]}"#
+            ),
             r#"{"courseIds":{"1":["This field may not be blank."],"2":["This field may not be null."],"3":["Not a valid string."]}}"#
         );
         assert_eq!(
@@ -447,7 +504,9 @@ mod tests {
         );
         let long = "x".repeat(256);
         assert_eq!(
-            errors(&format!(r#"{{"name": "{long}\u0000", "family": "f\ud800", "username": "u", "email": "a@b.co", "courseIds": ["c"]}}"#)),
+            errors(&format!(
+                r#"{{"name": "{long}\u0000", "family": "f\ud800", "username": "u", "email": "a@b.co", "courseIds": ["c"]}}"#
+            )),
             r#"{"name":["Ensure this field has no more than 255 characters.","Null characters are not allowed."],"family":["Surrogate characters are not allowed: U+D800."]}"#
         );
     }
@@ -456,14 +515,39 @@ mod tests {
     fn django_email_rules() {
         let email = |s: &str| is_valid_email(&s.chars().map(u32::from).collect::<Vec<_>>());
         for ok in [
-            "a@b.co", "first.last+tag@sub.example.com", "\"quoted\\ user\"@example.com", "\"a\"@b.co", "a@localhost", "a@[127.0.0.1]",
-            "a@[::1]", "user@mañana.com", "user@例え.テスト", "K@example.com", "a@b.c-d",
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "\"quoted\\ user\"@example.com",
+            "\"a\"@b.co",
+            "a@localhost",
+            "a@[127.0.0.1]",
+            "a@[::1]",
+            "user@mañana.com",
+            "user@例え.テスト",
+            "K@example.com",
+            "a@b.c-d",
         ] {
             assert!(email(ok), "{ok} should be valid");
         }
         for bad in [
-            "", "plain", "a@", "@b.co", "a@b", "a@b.c", "a..b@b.co", ".a@b.co", "a@-b.co", "a@b-.co", "a@b.co-",
-            "a b@b.co", "\"a b\"@b.co", "a@[256.1.1.1]", "a@[01.1.1.1]", "a@b..co", "é@b.co", "a@b.c_o",
+            "",
+            "plain",
+            "a@",
+            "@b.co",
+            "a@b",
+            "a@b.c",
+            "a..b@b.co",
+            ".a@b.co",
+            "a@-b.co",
+            "a@b-.co",
+            "a@b.co-",
+            "a b@b.co",
+            "\"a b\"@b.co",
+            "a@[256.1.1.1]",
+            "a@[01.1.1.1]",
+            "a@b..co",
+            "é@b.co",
+            "a@b.c_o",
         ] {
             assert!(!email(bad), "{bad} should be invalid");
         }

@@ -38,12 +38,19 @@ pub struct Reply {
 
 impl Reply {
     fn json(status: u16, value: PyJson) -> Self {
-        Reply { status, body: value.render_drf(), headers: Vec::new() }
+        Reply {
+            status,
+            body: value.render_drf(),
+            headers: Vec::new(),
+        }
     }
 
     /// `{"success": <bool>, "message": <message>}`: the plugin's response shape.
     fn outcome(status: u16, success: bool, message: PyJson) -> Self {
-        Reply::json(status, PyJson::object([("success", PyJson::Bool(success)), ("message", message)]))
+        Reply::json(
+            status,
+            PyJson::object([("success", PyJson::Bool(success)), ("message", message)]),
+        )
     }
 
     fn failure(status: u16, message: impl Into<String>) -> Self {
@@ -91,7 +98,9 @@ impl Outcome {
 /// stage prefix (`/prod/api/lernito/webhook/`) is tolerated.
 pub fn is_webhook_path(path: &str) -> bool {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
-    ROUTES.iter().any(|route| trimmed == *route || trimmed.ends_with(route))
+    ROUTES
+        .iter()
+        .any(|route| trimmed == *route || trimmed.ends_with(route))
 }
 
 pub struct WebhookService<L> {
@@ -113,11 +122,24 @@ impl<L: EnrollmentLms> WebhookService<L> {
     }
 
     /// Handle one request and emit its log line and metrics.
-    pub async fn handle(&self, method: &str, path: &str, signature: Option<&str>, body: &[u8]) -> Reply {
+    pub async fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
         let started = Instant::now();
-        let mut summary =
-            Summary { outcome: Outcome::NotFound, courses: 0, email_hash: None, signed_form: None, error_kind: None };
-        let reply = self.process(method, path, signature, body, &mut summary).await;
+        let mut summary = Summary {
+            outcome: Outcome::NotFound,
+            courses: 0,
+            email_hash: None,
+            signed_form: None,
+            error_kind: None,
+        };
+        let reply = self
+            .process(method, path, signature, body, &mut summary)
+            .await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(
             target: "enrollment_webhook",
@@ -138,9 +160,10 @@ impl<L: EnrollmentLms> WebhookService<L> {
             Outcome::Enrolled => metrics.count("EnrollmentsApplied", summary.courses as f64),
             Outcome::Allowed => metrics.count("AllowancesEnsured", summary.courses as f64),
             Outcome::InvalidSignature => metrics.count("SignatureFailures", 1.0),
-            Outcome::UpstreamError => {
-                metrics.count(&format!("UpstreamErrors.{}", summary.error_kind.unwrap_or("unknown")), 1.0)
-            }
+            Outcome::UpstreamError => metrics.count(
+                &format!("UpstreamErrors.{}", summary.error_kind.unwrap_or("unknown")),
+                1.0,
+            ),
             _ => {}
         }
         metrics.milliseconds("Latency", latency_ms);
@@ -162,7 +185,10 @@ impl<L: EnrollmentLms> WebhookService<L> {
         }
         if !method.eq_ignore_ascii_case("POST") {
             summary.outcome = Outcome::MethodNotAllowed;
-            let detail = PyJson::str(format!("Method \"{}\" not allowed.", method.to_ascii_uppercase()));
+            let detail = PyJson::str(format!(
+                "Method \"{}\" not allowed.",
+                method.to_ascii_uppercase()
+            ));
             let mut reply = Reply::json(405, PyJson::object([("detail", detail)]));
             reply.headers.push(("allow", "POST, OPTIONS".into()));
             return reply;
@@ -235,7 +261,9 @@ impl<L: EnrollmentLms> WebhookService<L> {
             summary.outcome = Outcome::InvalidSignature;
             Reply::failure(401, "Invalid signature")
         };
-        let Some(header) = header.filter(|h| !h.is_empty() && h.len() <= MAX_SIGNATURE_HEADER_BYTES) else {
+        let Some(header) =
+            header.filter(|h| !h.is_empty() && h.len() <= MAX_SIGNATURE_HEADER_BYTES)
+        else {
             return Err(invalid(summary));
         };
         let versions = match self.secrets.get().await {
@@ -287,10 +315,22 @@ mod tests {
 
     #[test]
     fn routes() {
-        for ok in ["/api/lernito/webhook/", "/api/lernito/webhook", "/lernito/webhook/", "/lernito/webhook", "/prod/lernito/webhook/"] {
+        for ok in [
+            "/api/lernito/webhook/",
+            "/api/lernito/webhook",
+            "/lernito/webhook/",
+            "/lernito/webhook",
+            "/prod/lernito/webhook/",
+        ] {
             assert!(is_webhook_path(ok), "{ok}");
         }
-        for bad in ["/", "/lernito", "/api/lernito/webhook/x", "/lernito/webhooks/", "/lernito/webhook//"] {
+        for bad in [
+            "/",
+            "/lernito",
+            "/api/lernito/webhook/x",
+            "/lernito/webhooks/",
+            "/lernito/webhook//",
+        ] {
             assert!(!is_webhook_path(bad), "{bad}");
         }
     }

@@ -10,7 +10,8 @@
 //!   `CoursewareMeta.language` = modulestore `course.language`).
 //! * enrollment count: `GET /api/instructor/v2/courses/{id}`
 //!   (`lms/djangoapps/instructor/views/api_v2.py` `CourseMetadataView`,
-//!   `total_enrollment` = active enrollments; recent releases only).
+//!   `total_enrollment` = active enrollments; recent releases only), or, opt-in, by
+//!   walking `GET /api/enrollment/v1/enrollments?course_id=` (every release).
 //! * exact `catalog_visibility` (`both|about|none`): Studio's
 //!   `GET {cms}/api/contentstore/v0/advanced_settings/{id}`
 //!   (`cms/djangoapps/contentstore/rest_api/v0/views/advanced_settings.py`), only
@@ -49,7 +50,10 @@ fn course_from_json(v: &Value, fallback_id: &str) -> CourseRun {
 impl OpenEdxClient {
     async fn course_detail(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
         const OP: &str = "course_detail";
-        let url = self.url(&format!("/api/courses/v1/courses/{}/", encode_path(course_id)));
+        let url = self.url(&format!(
+            "/api/courses/v1/courses/{}/",
+            encode_path(course_id)
+        ));
         let username = self.config().service_username.clone();
         let reply = self
             .execute(OP, Some(()), true, &|http: &Client| {
@@ -63,12 +67,22 @@ impl OpenEdxClient {
         match reply.status.as_u16() {
             200 => Ok(Some(course_from_json(&reply.json(OP)?, course_id))),
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            403 => Err(LmsError::Forbidden {
+                operation: OP,
+                status: 403,
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 
-    async fn course_list_page(&self, page: u32, page_size: u32) -> Result<(CoursePage, Vec<CourseRun>), LmsError> {
+    async fn course_list_page(
+        &self,
+        page: u32,
+        page_size: u32,
+    ) -> Result<(CoursePage, Vec<CourseRun>), LmsError> {
         const OP: &str = "course_list";
         let url = self.url("/api/courses/v1/courses/");
         let username = self.config().service_username.clone();
@@ -106,9 +120,22 @@ impl OpenEdxClient {
                 Ok((page, runs))
             }
             // "Invalid page." past the end (e.g. the list shrank while we paged).
-            404 => Ok((CoursePage { course_ids: vec![], next_page: None, total: None }, vec![])),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            404 => Ok((
+                CoursePage {
+                    course_ids: vec![],
+                    next_page: None,
+                    total: None,
+                },
+                vec![],
+            )),
+            403 => Err(LmsError::Forbidden {
+                operation: OP,
+                status: 403,
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 }
@@ -137,6 +164,11 @@ pub enum LanguageSource {
 pub enum EnrollmentCountSource {
     /// `/api/instructor/v2/courses/{id}` `total_enrollment` (active enrollments).
     InstructorV2,
+    /// Count the active rows of the staff list `/api/enrollment/v1/enrollments?course_id=`
+    /// (`enrollments/views.py` `CourseEnrollmentsApiListView`: cursor pagination, 100
+    /// rows a page, no total), for releases without the instructor v2 API. A course with
+    /// more than `max_pages` pages gets no count (never a wrong one).
+    EnrollmentsList { max_pages: u32 },
     /// Not looked up: the field is left out of the Richie payload.
     None,
 }
@@ -201,7 +233,10 @@ struct RouteProbe {
 
 impl RouteProbe {
     fn new() -> Self {
-        RouteProbe { state: AtomicU8::new(ROUTE_UNKNOWN), probing: tokio::sync::Mutex::new(()) }
+        RouteProbe {
+            state: AtomicU8::new(ROUTE_UNKNOWN),
+            probing: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn missing(&self) -> bool {
@@ -227,7 +262,14 @@ impl RouteProbe {
             }
         };
         let (value, route_missing) = call.await?;
-        self.state.store(if route_missing { ROUTE_MISSING } else { ROUTE_PRESENT }, Ordering::Relaxed);
+        self.state.store(
+            if route_missing {
+                ROUTE_MISSING
+            } else {
+                ROUTE_PRESENT
+            },
+            Ordering::Relaxed,
+        );
         Ok(value)
     }
 }
@@ -235,7 +277,10 @@ impl RouteProbe {
 /// 404 from Django's URL resolver (no such route: HTML page) vs. 404 from the view
 /// (JSON body: unknown course).
 fn route_missing(reply: &Reply) -> bool {
-    reply.status.as_u16() == 404 && serde_json::from_slice::<Value>(&reply.body).map(|v| !v.is_object()).unwrap_or(true)
+    reply.status.as_u16() == 404
+        && serde_json::from_slice::<Value>(&reply.body)
+            .map(|v| !v.is_object())
+            .unwrap_or(true)
 }
 
 impl CatalogClient {
@@ -264,7 +309,9 @@ impl CatalogClient {
     }
 
     fn remember_listed(&self, runs: Vec<CourseRun>) {
-        let Ok(mut listed) = self.listed.lock() else { return };
+        let Ok(mut listed) = self.listed.lock() else {
+            return;
+        };
         if listed.len() + runs.len() > MAX_REUSED_ROWS {
             listed.retain(|_, (at, _)| at.elapsed() < LIST_REUSE_TTL);
             if listed.len() + runs.len() > MAX_REUSED_ROWS {
@@ -282,7 +329,10 @@ impl CatalogClient {
         if self.sources.language == LanguageSource::None || self.courseware.missing() {
             return Ok(None);
         }
-        let url = self.lms.url(&format!("/api/courseware/course/{}", encode_path(course_id)));
+        let url = self.lms.url(&format!(
+            "/api/courseware/course/{}",
+            encode_path(course_id)
+        ));
         self.courseware
             .call(async {
                 let reply = self
@@ -308,10 +358,18 @@ impl CatalogClient {
 
     async fn enrollment_count(&self, course_id: &str) -> Result<Option<u64>, LmsError> {
         const OP: &str = "instructor_course_metadata";
-        if self.sources.enrollment_count == EnrollmentCountSource::None || self.instructor.missing() {
-            return Ok(None);
+        match self.sources.enrollment_count {
+            EnrollmentCountSource::None => return Ok(None),
+            EnrollmentCountSource::EnrollmentsList { max_pages } => {
+                return self.count_by_listing(course_id, max_pages).await
+            }
+            EnrollmentCountSource::InstructorV2 if self.instructor.missing() => return Ok(None),
+            EnrollmentCountSource::InstructorV2 => {}
         }
-        let url = self.lms.url(&format!("/api/instructor/v2/courses/{}", encode_path(course_id)));
+        let url = self.lms.url(&format!(
+            "/api/instructor/v2/courses/{}",
+            encode_path(course_id)
+        ));
         self.instructor
             .call(async {
                 let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
@@ -329,15 +387,89 @@ impl CatalogClient {
             .await
     }
 
+    async fn count_by_listing(
+        &self,
+        course_id: &str,
+        max_pages: u32,
+    ) -> Result<Option<u64>, LmsError> {
+        const OP: &str = "enrollments_list";
+        let url = self.lms.url("/api/enrollment/v1/enrollments");
+        let mut cursor: Option<String> = None;
+        let mut active = 0u64;
+        for _ in 0..max_pages.max(1) {
+            let reply = self
+                .lms
+                .execute(OP, Some(()), true, &|http: &Client| {
+                    let mut query: Vec<(&str, &str)> =
+                        vec![("course_id", course_id), ("page_size", "100")];
+                    if let Some(c) = &cursor {
+                        query.push(("cursor", c));
+                    }
+                    http.get(&url).query(&query)
+                })
+                .await?;
+            match reply.status.as_u16() {
+                200 => {}
+                403 => {
+                    return Err(LmsError::Forbidden {
+                        operation: OP,
+                        status: 403,
+                    })
+                }
+                status => {
+                    return Err(LmsError::UnexpectedStatus {
+                        operation: OP,
+                        status,
+                    })
+                }
+            }
+            let page = reply.json(OP)?;
+            active += page
+                .get("results")
+                .and_then(Value::as_array)
+                .map(|rows| {
+                    rows.iter()
+                        .filter(|r| r.get("is_active").and_then(Value::as_bool) == Some(true))
+                        .count() as u64
+                })
+                .unwrap_or(0);
+            // Follow the opaque cursor on our own base URL (the LMS may build `next`
+            // with an internal scheme or host).
+            cursor = page
+                .get("next")
+                .and_then(Value::as_str)
+                .and_then(|next| reqwest::Url::parse(next).ok())
+                .and_then(|next| {
+                    next.query_pairs()
+                        .find(|(k, _)| k == "cursor")
+                        .map(|(_, v)| v.into_owned())
+                });
+            if cursor.is_none() {
+                return Ok(Some(active));
+            }
+        }
+        tracing::warn!(
+            course_id,
+            max_pages,
+            "too many enrollments to count by listing; enrollment_count not sent"
+        );
+        Ok(None)
+    }
+
     async fn catalog_visibility(&self, course_id: &str) -> Result<Option<String>, LmsError> {
         const OP: &str = "cms_advanced_settings";
-        let Some(cms) = &self.sources.cms_base_url else { return Ok(None) };
+        let Some(cms) = &self.sources.cms_base_url else {
+            return Ok(None);
+        };
         let url = format!(
             "{}/api/contentstore/v0/advanced_settings/{}",
             cms.trim_end_matches('/'),
             encode_path(course_id)
         );
-        let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
+        let reply = self
+            .lms
+            .execute(OP, Some(()), true, &|http: &Client| http.get(&url))
+            .await?;
         match reply.status.as_u16() {
             200 => Ok(reply
                 .json(OP)?
@@ -346,15 +478,26 @@ impl CatalogClient {
                 .and_then(Value::as_str)
                 .map(str::to_owned)),
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            403 => Err(LmsError::Forbidden {
+                operation: OP,
+                status: 403,
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 }
 
 impl CatalogLms for CatalogClient {
     async fn course_run(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
-        let base = match self.sources.reuse_list_rows.then(|| self.take_listed(course_id)).flatten() {
+        let base = match self
+            .sources
+            .reuse_list_rows
+            .then(|| self.take_listed(course_id))
+            .flatten()
+        {
             Some(run) => run,
             None => match self.lms.course_detail(course_id).await? {
                 Some(run) => run,

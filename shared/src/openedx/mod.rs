@@ -68,25 +68,52 @@ pub struct CoursePage {
 pub enum LmsError {
     /// 429/5xx that persisted through every retry.
     #[error("{operation}: LMS unavailable (HTTP {status}) after {attempts} attempt(s)")]
-    Unavailable { operation: &'static str, status: u16, attempts: u32 },
+    Unavailable {
+        operation: &'static str,
+        status: u16,
+        attempts: u32,
+    },
     #[error("{operation}: LMS did not answer in time after {attempts} attempt(s)")]
-    Timeout { operation: &'static str, attempts: u32 },
+    Timeout {
+        operation: &'static str,
+        attempts: u32,
+    },
     #[error("{operation}: cannot reach the LMS after {attempts} attempt(s): {detail}")]
-    Connection { operation: &'static str, attempts: u32, detail: String },
+    Connection {
+        operation: &'static str,
+        attempts: u32,
+        detail: String,
+    },
     /// The token endpoint refused our client credentials, or a fresh token was
     /// refused: a configuration problem, not a transient one.
     #[error("{operation}: LMS refused our credentials (HTTP {status})")]
-    Unauthorized { operation: &'static str, status: u16 },
+    Unauthorized {
+        operation: &'static str,
+        status: u16,
+    },
     /// The service user lacks permission (not staff, restricted application).
     #[error("{operation}: service user is not allowed (HTTP {status}); it must be global staff")]
-    Forbidden { operation: &'static str, status: u16 },
+    Forbidden {
+        operation: &'static str,
+        status: u16,
+    },
     /// The LMS rejected a well-formed request (e.g. enrollment closed).
     #[error("{operation}: LMS rejected the request (HTTP {status}): {message}")]
-    Rejected { operation: &'static str, status: u16, message: String },
+    Rejected {
+        operation: &'static str,
+        status: u16,
+        message: String,
+    },
     #[error("{operation}: unexpected LMS answer (HTTP {status})")]
-    UnexpectedStatus { operation: &'static str, status: u16 },
+    UnexpectedStatus {
+        operation: &'static str,
+        status: u16,
+    },
     #[error("{operation}: LMS answer could not be parsed: {detail}")]
-    InvalidResponse { operation: &'static str, detail: String },
+    InvalidResponse {
+        operation: &'static str,
+        detail: String,
+    },
     #[error("LMS client credentials unavailable: {0}")]
     Credentials(String),
 }
@@ -111,7 +138,8 @@ impl LmsError {
 /// What the enrollment webhook needs from the LMS.
 pub trait EnrollmentLms: Send + Sync {
     /// Does a course overview exist for this (syntactically valid) course key?
-    fn course_exists(&self, course_id: &str) -> impl Future<Output = Result<bool, LmsError>> + Send;
+    fn course_exists(&self, course_id: &str)
+        -> impl Future<Output = Result<bool, LmsError>> + Send;
     /// The account registered with this email, if any.
     fn find_user_by_email(
         &self,

@@ -102,8 +102,17 @@ pub(super) fn encode_path(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b':' | b'+' | b'/' | b'@' | b'~' | b'.'
-            | b'-' | b'_' => out.push(byte as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b':'
+            | b'+'
+            | b'/'
+            | b'@'
+            | b'~'
+            | b'.'
+            | b'-'
+            | b'_' => out.push(byte as char),
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
@@ -147,10 +156,17 @@ impl OpenEdxClient {
         let versions = if force {
             match self.credentials.force_refresh().await {
                 Some(v) => v,
-                None => self.credentials.get().await.map_err(|e| LmsError::Credentials(e.to_string()))?,
+                None => self
+                    .credentials
+                    .get()
+                    .await
+                    .map_err(|e| LmsError::Credentials(e.to_string()))?,
             }
         } else {
-            self.credentials.get().await.map_err(|e| LmsError::Credentials(e.to_string()))?
+            self.credentials
+                .get()
+                .await
+                .map_err(|e| LmsError::Credentials(e.to_string()))?
         };
         let first = versions
             .first()
@@ -192,7 +208,9 @@ impl OpenEdxClient {
             ("token_type", "jwt"),
         ];
         let reply = self
-            .execute(OP, None, false, &|http: &Client| http.post(&url).form(&form))
+            .execute(OP, None, false, &|http: &Client| {
+                http.post(&url).form(&form)
+            })
             .await?;
         match reply.status.as_u16() {
             200 => {
@@ -201,9 +219,11 @@ impl OpenEdxClient {
                     access_token: String,
                     expires_in: Option<u64>,
                 }
-                let parsed: TokenResponse = serde_json::from_slice(&reply.body).map_err(|e| {
-                    LmsError::InvalidResponse { operation: OP, detail: e.to_string() }
-                })?;
+                let parsed: TokenResponse =
+                    serde_json::from_slice(&reply.body).map_err(|e| LmsError::InvalidResponse {
+                        operation: OP,
+                        detail: e.to_string(),
+                    })?;
                 let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
                 let margin = self.config.token_refresh_margin.min(lifetime / 2);
                 Ok(CachedToken {
@@ -211,15 +231,24 @@ impl OpenEdxClient {
                     refresh_at: Instant::now() + lifetime - margin,
                 })
             }
-            400 | 401 | 403 => Err(LmsError::Unauthorized { operation: OP, status: reply.status.as_u16() }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            400 | 401 | 403 => Err(LmsError::Unauthorized {
+                operation: OP,
+                status: reply.status.as_u16(),
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 
     /// Forget `stale` (if it is still the cached token) so the next call fetches anew.
     async fn invalidate_token(&self, stale: &Arc<str>) {
         let mut cached = self.token.lock().await;
-        if cached.as_ref().is_some_and(|t| Arc::ptr_eq(&t.value, stale)) {
+        if cached
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(&t.value, stale))
+        {
             *cached = None;
         }
     }
@@ -279,22 +308,31 @@ impl OpenEdxClient {
                 Ok((status, retry_after, body)) => {
                     if status == StatusCode::UNAUTHORIZED {
                         if let (Some(token), false) = (&token, refreshed_token) {
-                            tracing::info!(operation, "LMS refused the cached token; fetching a new one");
+                            tracing::info!(
+                                operation,
+                                "LMS refused the cached token; fetching a new one"
+                            );
                             refreshed_token = true;
                             self.invalidate_token(token).await;
                             attempt -= 1;
                             continue;
                         }
                         if token.is_some() {
-                            return Err(LmsError::Unauthorized { operation, status: 401 });
+                            return Err(LmsError::Unauthorized {
+                                operation,
+                                status: 401,
+                            });
                         }
                     }
                     let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
                     if !retryable {
                         return Ok(Reply { status, body });
                     }
-                    let unavailable =
-                        LmsError::Unavailable { operation, status: status.as_u16(), attempts: attempt };
+                    let unavailable = LmsError::Unavailable {
+                        operation,
+                        status: status.as_u16(),
+                        attempts: attempt,
+                    };
                     if attempt >= policy.max_attempts {
                         return Err(unavailable);
                     }
@@ -307,9 +345,16 @@ impl OpenEdxClient {
                 }
                 Err(err) => {
                     let error = if err.is_timeout() {
-                        LmsError::Timeout { operation, attempts: attempt }
+                        LmsError::Timeout {
+                            operation,
+                            attempts: attempt,
+                        }
                     } else {
-                        LmsError::Connection { operation, attempts: attempt, detail: err.to_string() }
+                        LmsError::Connection {
+                            operation,
+                            attempts: attempt,
+                            detail: err.to_string(),
+                        }
                     };
                     if attempt >= policy.max_attempts {
                         return Err(error);
@@ -317,7 +362,12 @@ impl OpenEdxClient {
                     policy.backoff(attempt)
                 }
             };
-            tracing::debug!(operation, attempt, wait_ms = wait.as_millis() as u64, "retrying LMS call");
+            tracing::debug!(
+                operation,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying LMS call"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -329,77 +379,127 @@ impl OpenEdxClient {
         }
     }
 
-    async fn allowance_on(&self, path: &'static str, email: &str, course_id: &str) -> Result<Option<AllowanceOutcome>, LmsError> {
+    async fn allowance_on(
+        &self,
+        path: &'static str,
+        email: &str,
+        course_id: &str,
+    ) -> Result<Option<AllowanceOutcome>, LmsError> {
         const OP: &str = "create_allowance";
         let url = self.url(path);
         let body = json!({"email": email, "course_id": course_id, "auto_enroll": true});
         let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| http.post(&url).json(&body))
+            .execute(OP, Some(()), true, &|http: &Client| {
+                http.post(&url).json(&body)
+            })
             .await?;
         match reply.status.as_u16() {
             200 | 201 => Ok(Some(AllowanceOutcome::Created)),
-            409 => self.ensure_auto_enroll(path, email, course_id).await.map(Some),
+            409 => self
+                .ensure_auto_enroll(path, email, course_id)
+                .await
+                .map(Some),
             // The v2 view set validates with DRF's UniqueTogetherValidator first,
             // so a duplicate is a 400 there rather than a 409.
-            400 if path == VIEWSET_ALLOWANCE_PATH && reply.body_contains("must make a unique set") => {
-                self.ensure_auto_enroll(path, email, course_id).await.map(Some)
+            400 if path == VIEWSET_ALLOWANCE_PATH
+                && reply.body_contains("must make a unique set") =>
+            {
+                self.ensure_auto_enroll(path, email, course_id)
+                    .await
+                    .map(Some)
             }
             // 404: this LMS has no such endpoint (release without it).
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            400 => Err(LmsError::Rejected { operation: OP, status: 400, message: reply.message() }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            403 => Err(LmsError::Forbidden {
+                operation: OP,
+                status: 403,
+            }),
+            400 => Err(LmsError::Rejected {
+                operation: OP,
+                status: 400,
+                message: reply.message(),
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 
     /// The allowance exists: make sure `auto_enroll` is on, as the plugin does
     /// (`get_or_create` then `auto_enroll = True; save()`). The REST API cannot
     /// update a row, so a row with `auto_enroll=false` is replaced.
-    async fn ensure_auto_enroll(&self, path: &'static str, email: &str, course_id: &str) -> Result<AllowanceOutcome, LmsError> {
+    async fn ensure_auto_enroll(
+        &self,
+        path: &'static str,
+        email: &str,
+        course_id: &str,
+    ) -> Result<AllowanceOutcome, LmsError> {
         const OP: &str = "read_allowance";
         let url = self.url(path);
         let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| http.get(&url).query(&[("email", email)]))
+            .execute(OP, Some(()), true, &|http: &Client| {
+                http.get(&url).query(&[("email", email)])
+            })
             .await?;
         if reply.status != StatusCode::OK {
-            return Err(LmsError::UnexpectedStatus { operation: OP, status: reply.status.as_u16() });
+            return Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status: reply.status.as_u16(),
+            });
         }
         let rows = reply.json(OP)?;
         let rows = rows.as_array().cloned().unwrap_or_default();
-        let row = rows.iter().find(|r| r.get("course_id").and_then(Value::as_str) == Some(course_id));
-        match row.and_then(|r| r.get("auto_enroll")).and_then(Value::as_bool) {
+        let row = rows
+            .iter()
+            .find(|r| r.get("course_id").and_then(Value::as_str) == Some(course_id));
+        match row
+            .and_then(|r| r.get("auto_enroll"))
+            .and_then(Value::as_bool)
+        {
             Some(true) | None if row.is_some() => return Ok(AllowanceOutcome::AlreadyPresent),
             _ => {}
         }
         const DEL: &str = "delete_allowance";
         let body = json!({"email": email, "course_id": course_id});
         let reply = self
-            .execute(DEL, Some(()), true, &|http: &Client| http.delete(&url).json(&body))
+            .execute(DEL, Some(()), true, &|http: &Client| {
+                http.delete(&url).json(&body)
+            })
             .await?;
         match reply.status.as_u16() {
             200 | 204 | 404 => {}
             // v2 refuses to delete an existing row (its serializer's uniqueness
             // check runs first), so the flag cannot be switched through it.
-            400 => {
-                return Err(LmsError::Rejected {
-                    operation: DEL,
-                    status: 400,
-                    message: "allowance exists with auto_enroll=false and this endpoint cannot replace it; \
+            400 => return Err(LmsError::Rejected {
+                operation: DEL,
+                status: 400,
+                message:
+                    "allowance exists with auto_enroll=false and this endpoint cannot replace it; \
                               use OPENEDX_ALLOWANCE_API=legacy"
                         .into(),
+            }),
+            status => {
+                return Err(LmsError::UnexpectedStatus {
+                    operation: DEL,
+                    status,
                 })
             }
-            status => return Err(LmsError::UnexpectedStatus { operation: DEL, status }),
         }
         let create = json!({"email": email, "course_id": course_id, "auto_enroll": true});
         const OP2: &str = "create_allowance";
         let reply = self
-            .execute(OP2, Some(()), true, &|http: &Client| http.post(&url).json(&create))
+            .execute(OP2, Some(()), true, &|http: &Client| {
+                http.post(&url).json(&create)
+            })
             .await?;
         match reply.status.as_u16() {
             // 409: a concurrent request re-created it, with auto_enroll=true.
             200 | 201 | 409 => Ok(AllowanceOutcome::AutoEnrollEnabled),
-            status => Err(LmsError::UnexpectedStatus { operation: OP2, status }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP2,
+                status,
+            }),
         }
     }
 }
@@ -411,14 +511,22 @@ pub(super) fn opt_str(v: &Value, key: &str) -> Option<String> {
 impl EnrollmentLms for OpenEdxClient {
     async fn course_exists(&self, course_id: &str) -> Result<bool, LmsError> {
         const OP: &str = "course_exists";
-        let url = self.url(&format!("/api/enrollment/v1/course/{}", encode_path(course_id)));
-        let reply = self.execute(OP, None, true, &|http: &Client| http.get(&url)).await?;
+        let url = self.url(&format!(
+            "/api/enrollment/v1/course/{}",
+            encode_path(course_id)
+        ));
+        let reply = self
+            .execute(OP, None, true, &|http: &Client| http.get(&url))
+            .await?;
         match reply.status.as_u16() {
             200 => Ok(true),
             // 400 "No course found for course ID '...'"; 404 when the URL pattern
             // itself does not match.
             400 | 404 => Ok(false),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 
@@ -426,7 +534,9 @@ impl EnrollmentLms for OpenEdxClient {
         const OP: &str = "find_user";
         let url = self.url("/api/user/v1/accounts");
         let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| http.get(&url).query(&[("email", email)]))
+            .execute(OP, Some(()), true, &|http: &Client| {
+                http.get(&url).query(&[("email", email)])
+            })
             .await?;
         match reply.status.as_u16() {
             200 => {
@@ -439,22 +549,39 @@ impl EnrollmentLms for OpenEdxClient {
                 match first {
                     None => Ok(None),
                     Some(account) => {
-                        let username = opt_str(account, "username").ok_or(LmsError::InvalidResponse {
-                            operation: OP,
-                            detail: "account without username".into(),
-                        })?;
-                        let is_active = account.get("is_active").and_then(Value::as_bool).unwrap_or(true);
-                        Ok(Some(LmsUser { username, is_active }))
+                        let username =
+                            opt_str(account, "username").ok_or(LmsError::InvalidResponse {
+                                operation: OP,
+                                detail: "account without username".into(),
+                            })?;
+                        let is_active = account
+                            .get("is_active")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(true);
+                        Ok(Some(LmsUser {
+                            username,
+                            is_active,
+                        }))
                     }
                 }
             }
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden { operation: OP, status: 403 }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            403 => Err(LmsError::Forbidden {
+                operation: OP,
+                status: 403,
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 
-    async fn ensure_enrollment(&self, username: &str, course_id: &str) -> Result<EnrollmentOutcome, LmsError> {
+    async fn ensure_enrollment(
+        &self,
+        username: &str,
+        course_id: &str,
+    ) -> Result<EnrollmentOutcome, LmsError> {
         const OP: &str = "enroll";
         let url = self.url("/api/enrollment/v1/enrollment");
         let mut body = json!({
@@ -471,7 +598,9 @@ impl EnrollmentLms for OpenEdxClient {
             body["force_enrollment"] = json!(true);
         }
         let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| http.post(&url).json(&body))
+            .execute(OP, Some(()), true, &|http: &Client| {
+                http.post(&url).json(&body)
+            })
             .await?;
         match reply.status.as_u16() {
             200 | 201 => {
@@ -487,13 +616,27 @@ impl EnrollmentLms for OpenEdxClient {
             }
             // 404 with an empty body is how the view refuses non-staff callers
             // acting for another user.
-            403 | 404 => Err(LmsError::Forbidden { operation: OP, status: reply.status.as_u16() }),
-            status @ (400 | 406) => Err(LmsError::Rejected { operation: OP, status, message: reply.message() }),
-            status => Err(LmsError::UnexpectedStatus { operation: OP, status }),
+            403 | 404 => Err(LmsError::Forbidden {
+                operation: OP,
+                status: reply.status.as_u16(),
+            }),
+            status @ (400 | 406) => Err(LmsError::Rejected {
+                operation: OP,
+                status,
+                message: reply.message(),
+            }),
+            status => Err(LmsError::UnexpectedStatus {
+                operation: OP,
+                status,
+            }),
         }
     }
 
-    async fn ensure_allowance(&self, email: &str, course_id: &str) -> Result<AllowanceOutcome, LmsError> {
+    async fn ensure_allowance(
+        &self,
+        email: &str,
+        course_id: &str,
+    ) -> Result<AllowanceOutcome, LmsError> {
         let path = self.allowance_path();
         if let Some(outcome) = self.allowance_on(path, email, course_id).await? {
             if self.allowance_mode.load(Ordering::Relaxed) == MODE_UNRESOLVED {
@@ -503,31 +646,40 @@ impl EnrollmentLms for OpenEdxClient {
         }
         // 404: the endpoint is missing on this release.
         if self.config.allowance_api == AllowanceApi::Auto && path == LEGACY_ALLOWANCE_PATH {
-            tracing::info!("legacy enrollment_allowed endpoint not found; switching to the view-set endpoint");
+            tracing::info!(
+                "legacy enrollment_allowed endpoint not found; switching to the view-set endpoint"
+            );
             self.allowance_mode.store(MODE_VIEWSET, Ordering::Relaxed);
-            if let Some(outcome) = self.allowance_on(VIEWSET_ALLOWANCE_PATH, email, course_id).await? {
+            if let Some(outcome) = self
+                .allowance_on(VIEWSET_ALLOWANCE_PATH, email, course_id)
+                .await?
+            {
                 return Ok(outcome);
             }
         }
-        Err(LmsError::UnexpectedStatus { operation: "create_allowance", status: 404 })
+        Err(LmsError::UnexpectedStatus {
+            operation: "create_allowance",
+            status: 404,
+        })
     }
 }
 
 /// Build the OAuth2 credential source: Secrets Manager when
 /// `OPENEDX_CLIENT_SECRET_ARN` is set, else `OPENEDX_CLIENT_ID` /
 /// `OPENEDX_CLIENT_SECRET` from the environment (local runs).
-pub async fn credentials_from_env(
-    default_id: &str,
-    default_secret: &str,
-) -> SecretSource {
+pub async fn credentials_from_env(default_id: &str, default_secret: &str) -> SecretSource {
     use crate::secrets::{secrets_manager_client, SecretsManagerSecret, StaticSecret};
-    match std::env::var("OPENEDX_CLIENT_SECRET_ARN").ok().filter(|v| !v.trim().is_empty()) {
+    match std::env::var("OPENEDX_CLIENT_SECRET_ARN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
         Some(arn) => SecretSource::SecretsManager(
             SecretsManagerSecret::new(secrets_manager_client().await, arn).current_only(),
         ),
         None => {
             let id = std::env::var("OPENEDX_CLIENT_ID").unwrap_or_else(|_| default_id.to_owned());
-            let secret = std::env::var("OPENEDX_CLIENT_SECRET").unwrap_or_else(|_| default_secret.to_owned());
+            let secret = std::env::var("OPENEDX_CLIENT_SECRET")
+                .unwrap_or_else(|_| default_secret.to_owned());
             let value = json!({"client_id": id, "client_secret": secret}).to_string();
             SecretSource::Static(StaticSecret::new("env:OPENEDX_CLIENT_ID", vec![value]))
         }
@@ -549,7 +701,10 @@ mod tests {
 
     #[test]
     fn course_keys_stay_readable_in_paths() {
-        assert_eq!(encode_path("course-v1:edX+DemoX+Demo_Course"), "course-v1:edX+DemoX+Demo_Course");
+        assert_eq!(
+            encode_path("course-v1:edX+DemoX+Demo_Course"),
+            "course-v1:edX+DemoX+Demo_Course"
+        );
         assert_eq!(encode_path("edX/DemoX/2024"), "edX/DemoX/2024");
         assert_eq!(encode_path("course-v1:é+a+b"), "course-v1:%C3%A9+a+b");
         assert_eq!(encode_path("a b?#"), "a%20b%3F%23");

@@ -29,9 +29,10 @@ impl RetryPolicy {
     /// Delay before retry number `retry` (1-based): "equal jitter", half fixed and
     /// half random, so retries from many invocations spread out but never fire at once.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX));
+        let exp = self.base_delay.saturating_mul(
+            1u32.checked_shl(retry.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
         let capped = exp.min(self.max_delay);
         let half = capped / 2;
         let jitter_ms = fastrand::u64(0..=half.as_millis() as u64);
@@ -65,7 +66,8 @@ mod tests {
         for retry in 1..40 {
             let d = p.backoff(retry);
             assert!(d <= p.max_delay, "{retry}: {d:?}");
-            let floor = (p.base_delay.saturating_mul(1 << (retry - 1).min(20))).min(p.max_delay) / 2;
+            let floor =
+                (p.base_delay.saturating_mul(1 << (retry - 1).min(20))).min(p.max_delay) / 2;
             assert!(d >= floor, "{retry}: {d:?} < {floor:?}");
         }
     }
@@ -76,6 +78,9 @@ mod tests {
         assert_eq!(p.retry_after(Some("2")), Some(Some(Duration::from_secs(2))));
         assert_eq!(p.retry_after(Some("600")), None);
         assert_eq!(p.retry_after(None), Some(None));
-        assert_eq!(p.retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), Some(None));
+        assert_eq!(
+            p.retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            Some(None)
+        );
     }
 }
