@@ -8,13 +8,18 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// The project's test virtualenv: `EDX_HOOKS_VENV`, default `<root>/.venv`
 /// (created by `scripts/test`).
 pub fn venv_dir() -> PathBuf {
-    std::env::var_os("EDX_HOOKS_VENV").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".venv"))
+    std::env::var_os("EDX_HOOKS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv"))
 }
 
 /// A program from the virtualenv's `bin/`. Panics with a clear instruction when
@@ -76,7 +81,13 @@ impl MotoServer {
             .spawn()
             .expect("cannot start moto_server");
         let guard = ChildGuard(child);
-        assert!(wait_for_port(port, Duration::from_secs(30)), "moto_server did not start on port {port}");
-        MotoServer { endpoint: format!("http://127.0.0.1:{port}"), _child: guard }
+        assert!(
+            wait_for_port(port, Duration::from_secs(30)),
+            "moto_server did not start on port {port}"
+        );
+        MotoServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _child: guard,
+        }
     }
 }

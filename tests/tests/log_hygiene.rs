@@ -23,7 +23,10 @@ struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -53,11 +56,16 @@ async fn logs_never_contain_emails_or_secrets() {
     }
     let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
         "t",
-        vec![format!(r#"{{"client_id": "edx-hooks", "client_secret": "{CLIENT_SECRET}"}}"#)],
+        vec![format!(
+            r#"{{"client_id": "edx-hooks", "client_secret": "{CLIENT_SECRET}"}}"#
+        )],
     )));
     let config = OpenEdxConfig {
         base_url: lms.base_url(),
-        retry: RetryPolicy { base_delay: Duration::from_millis(5), ..RetryPolicy::default() },
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(5),
+            ..RetryPolicy::default()
+        },
         ..OpenEdxConfig::default()
     };
     let client = OpenEdxClient::new(config, credentials).expect("client");
@@ -68,7 +76,11 @@ async fn logs_never_contain_emails_or_secrets() {
     ));
     let service = WebhookService::new(Arc::new(client), secrets);
 
-    let emails = ["known.learner@example.com", "brand.new@example.org", "not-an-email"];
+    let emails = [
+        "known.learner@example.com",
+        "brand.new@example.org",
+        "not-an-email",
+    ];
     let mut tokens_seen = Vec::new();
     for (i, email) in emails.iter().enumerate() {
         let body = format!(
@@ -78,21 +90,48 @@ async fn logs_never_contain_emails_or_secrets() {
         let signature = sign_lernito(WEBHOOK_SECRET.as_bytes(), &parsed, Separators::Default);
         if i == 1 {
             lms.state().revoke_tokens();
-            lms.faults().fail_next("/api/enrollment/v1/enrollment_allowed/", 1, 503);
+            lms.faults()
+                .fail_next("/api/enrollment/v1/enrollment_allowed/", 1, 503);
         }
-        service.handle("POST", "/api/lernito/webhook/", Some(&signature), body.as_bytes()).await;
+        service
+            .handle(
+                "POST",
+                "/api/lernito/webhook/",
+                Some(&signature),
+                body.as_bytes(),
+            )
+            .await;
         // Same body, wrong signature.
-        service.handle("POST", "/lernito/webhook/", Some(&"ab".repeat(32)), body.as_bytes()).await;
+        service
+            .handle(
+                "POST",
+                "/lernito/webhook/",
+                Some(&"ab".repeat(32)),
+                body.as_bytes(),
+            )
+            .await;
     }
     // An upstream failure path too.
-    lms.faults().fail_next("/api/enrollment/v1/course/", 1000, 503);
+    lms.faults()
+        .fail_next("/api/enrollment/v1/course/", 1000, 503);
     let body = r#"{"email": "known.learner@example.com", "name": "N", "family": "F", "username": "u", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}"#;
     let parsed = canonical_json::parse(body.as_bytes()).unwrap();
     let signature = sign_lernito(WEBHOOK_SECRET.as_bytes(), &parsed, Separators::Default);
-    let reply = service.handle("POST", "/api/lernito/webhook/", Some(&signature), body.as_bytes()).await;
+    let reply = service
+        .handle(
+            "POST",
+            "/api/lernito/webhook/",
+            Some(&signature),
+            body.as_bytes(),
+        )
+        .await;
     assert_eq!(reply.status, 500);
     for call in lms.calls() {
-        if let Some(token) = call.authorization.as_deref().and_then(|a| a.strip_prefix("JWT ")) {
+        if let Some(token) = call
+            .authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("JWT "))
+        {
             tokens_seen.push(token.to_owned());
         }
     }
@@ -106,10 +145,24 @@ async fn logs_never_contain_emails_or_secrets() {
         .map(|line| format!("{line}\n"))
         .collect();
     let lines = logs.lines().count();
-    assert!(lines >= 8, "expected a log line per request, got {lines}:\n{logs}");
-    assert!(logs.contains("email_hash"), "requests are correlated by a keyed hash");
-    for needle in emails.iter().copied().chain([WEBHOOK_SECRET, CLIENT_SECRET, "example.com", "example.org"]) {
-        assert!(!logs.contains(needle), "{needle:?} leaked into logs:\n{logs}");
+    assert!(
+        lines >= 8,
+        "expected a log line per request, got {lines}:\n{logs}"
+    );
+    assert!(
+        logs.contains("email_hash"),
+        "requests are correlated by a keyed hash"
+    );
+    for needle in
+        emails
+            .iter()
+            .copied()
+            .chain([WEBHOOK_SECRET, CLIENT_SECRET, "example.com", "example.org"])
+    {
+        assert!(
+            !logs.contains(needle),
+            "{needle:?} leaked into logs:\n{logs}"
+        );
     }
     for token in tokens_seen {
         assert!(!logs.contains(&token), "access token leaked into logs");

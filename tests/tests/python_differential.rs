@@ -30,7 +30,11 @@ impl Oracle {
             .expect("start the Python oracle (run scripts/test to create .venv)");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Oracle { child, stdin, stdout }
+        Oracle {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     /// Send requests from a writer thread while reading answers, so neither
@@ -70,8 +74,29 @@ impl Drop for Oracle {
 struct Gen(fastrand::Rng);
 
 const NAMES: &[&str] = &[
-    "مریم", "رضایی", "محمد", "علی‌رضا", "فاطمة", "عبد الله", "王小明", "さくら", "김민준", "😀", "👩‍🎓", "🇮🇷", "José",
-    "Zoë", "Ærøskøbing", "Ñandú", "ſtraße", "K", "test", "O'Brien", "a\"b", "back\\slash", "tab\there",
+    "مریم",
+    "رضایی",
+    "محمد",
+    "علی‌رضا",
+    "فاطمة",
+    "عبد الله",
+    "王小明",
+    "さくら",
+    "김민준",
+    "😀",
+    "👩‍🎓",
+    "🇮🇷",
+    "José",
+    "Zoë",
+    "Ærøskøbing",
+    "Ñandú",
+    "ſtraße",
+    "K",
+    "test",
+    "O'Brien",
+    "a\"b",
+    "back\\slash",
+    "tab\there",
 ];
 
 impl Gen {
@@ -90,7 +115,11 @@ impl Gen {
             6 => format!("\\u{:04x}", self.0.u32(0xE000..0x10000)),
             7 => {
                 let c = self.0.u32(0x10000..0x110000) - 0x10000;
-                format!("\\u{:04x}\\u{:04x}", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF))
+                format!(
+                    "\\u{:04x}\\u{:04x}",
+                    0xD800 + (c >> 10),
+                    0xDC00 + (c & 0x3FF)
+                )
             }
             8 => format!("\\u{:04x}", self.0.u32(0xD800..0xE000)), // lone surrogate
             9 => "\\u007f".into(),
@@ -103,9 +132,19 @@ impl Gen {
         let mut s = String::new();
         for _ in 0..self.0.usize(0..6) {
             match self.0.usize(..6) {
-                0 | 1 => s.push_str(NAMES[self.0.usize(..NAMES.len())].replace('\\', "\\\\").replace('"', "\\\"").replace('\t', "\\t").as_str()),
+                0 | 1 => s.push_str(
+                    NAMES[self.0.usize(..NAMES.len())]
+                        .replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\t', "\\t")
+                        .as_str(),
+                ),
                 2 => s.push_str(&self.escaped_char()),
-                3 => s.push(char::from_u32(self.0.u32(0x20..0x7F)).filter(|c| *c != '"' && *c != '\\').unwrap_or('x')),
+                3 => s.push(
+                    char::from_u32(self.0.u32(0x20..0x7F))
+                        .filter(|c| *c != '"' && *c != '\\')
+                        .unwrap_or('x'),
+                ),
                 4 => s.push(self.0.char('\u{a0}'..'\u{d7ff}')),
                 _ => s.push_str("course-v1:edX+DemoX+Demo_Course"),
             }
@@ -118,15 +157,47 @@ impl Gen {
             0 => self.0.i64(..).to_string(),
             1 => self.0.i32(-1000..1000).to_string(),
             2 => {
-                let digits: String = (0..self.0.usize(1..300)).map(|_| self.0.char('0'..='9')).collect();
-                format!("{}{}", if self.0.bool() { "-" } else { "" }, digits.trim_start_matches('0').to_owned() + "1")
+                let digits: String = (0..self.0.usize(1..300))
+                    .map(|_| self.0.char('0'..='9'))
+                    .collect();
+                format!(
+                    "{}{}",
+                    if self.0.bool() { "-" } else { "" },
+                    digits.trim_start_matches('0').to_owned() + "1"
+                )
             }
             3 => "-0".into(),
-            4 => ["1e16", "1e-5", "1E+2", "0.1", "1e400", "-1e400", "5e-324", "2.5e-320", "1e15", "1e17", "123.456e7", "0.000001234", "-0.0", "0e0", "1.0", "1.5e300", "12345678901234567890.5"][self.0.usize(..17)].into(),
-            5 | 6 => format!("{:e}", f64::from_bits(self.0.u64(..)) ).replace("inf", "1").replace("NaN", "2"),
+            4 => [
+                "1e16",
+                "1e-5",
+                "1E+2",
+                "0.1",
+                "1e400",
+                "-1e400",
+                "5e-324",
+                "2.5e-320",
+                "1e15",
+                "1e17",
+                "123.456e7",
+                "0.000001234",
+                "-0.0",
+                "0e0",
+                "1.0",
+                "1.5e300",
+                "12345678901234567890.5",
+            ][self.0.usize(..17)]
+            .into(),
+            5 | 6 => format!("{:e}", f64::from_bits(self.0.u64(..)))
+                .replace("inf", "1")
+                .replace("NaN", "2"),
             7 => format!("{}", self.0.f64() * 10f64.powi(self.0.i32(-30..30))),
             8 => format!("{}.{}", self.0.i32(-99..99), self.0.u32(0..100000)),
-            9 => format!("{}e{}{}", self.0.i32(-9..9), ["", "+", "-"][self.0.usize(..3)], self.0.u32(0..330)),
+            9 => format!(
+                "{}e{}{}",
+                self.0.i32(-9..9),
+                ["", "+", "-"][self.0.usize(..3)],
+                self.0.u32(0..330)
+            ),
             10 => format!("{}E{}", self.0.u32(0..99999), self.0.i32(-330..330)),
             11 => format!("{}", self.0.f64()),
             12 => format!("{}.{:0>20}", self.0.u64(..), self.0.u64(..)),
@@ -135,18 +206,33 @@ impl Gen {
     }
 
     fn value(&mut self, depth: usize) -> String {
-        let pick = if depth > 4 { self.0.usize(..4) } else { self.0.usize(..7) };
+        let pick = if depth > 4 {
+            self.0.usize(..4)
+        } else {
+            self.0.usize(..7)
+        };
         match pick {
             0 => ["null", "true", "false"][self.0.usize(..3)].into(),
             1 => self.number(),
             2 | 3 => format!("\"{}\"", self.string_body()),
             4 => {
-                let items: Vec<String> = (0..self.0.usize(0..4)).map(|_| format!("{}{}{}", self.ws(), self.value(depth + 1), self.ws())).collect();
+                let items: Vec<String> = (0..self.0.usize(0..4))
+                    .map(|_| format!("{}{}{}", self.ws(), self.value(depth + 1), self.ws()))
+                    .collect();
                 format!("[{}]", items.join(","))
             }
             _ => {
                 let members: Vec<String> = (0..self.0.usize(0..4))
-                    .map(|_| format!("{}\"{}\"{}:{}{}", self.ws(), self.string_body(), self.ws(), self.ws(), self.value(depth + 1)))
+                    .map(|_| {
+                        format!(
+                            "{}\"{}\"{}:{}{}",
+                            self.ws(),
+                            self.string_body(),
+                            self.ws(),
+                            self.ws(),
+                            self.value(depth + 1)
+                        )
+                    })
                     .collect();
                 format!("{{{}}}", members.join(","))
             }
@@ -159,10 +245,18 @@ impl Gen {
             format!("\"name\": \"{}\"", self.string_body()),
             format!("\"family\": \"{}\"", self.string_body()),
             format!("\"username\": \"{}\"", self.string_body()),
-            format!("\"courseIds\": [\"course-v1:edX+DemoX+Demo_Course\", \"{}\"]", self.string_body()),
+            format!(
+                "\"courseIds\": [\"course-v1:edX+DemoX+Demo_Course\", \"{}\"]",
+                self.string_body()
+            ),
         ];
         for _ in 0..self.0.usize(0..4) {
-            members.push(format!("\"{}\":{}{}", self.string_body(), self.ws(), self.value(1)));
+            members.push(format!(
+                "\"{}\":{}{}",
+                self.string_body(),
+                self.ws(),
+                self.value(1)
+            ));
         }
         if self.0.usize(..5) == 0 {
             members.push(format!("\"name\": {}", self.value(2))); // duplicate key
@@ -192,8 +286,10 @@ fn signatures_match_cpython_for_generated_payloads() {
     let mut gen = Gen(fastrand::Rng::with_seed(0x1e2_417_0));
     let secret = "s3cr3t-ß-🔑";
     let bodies: Vec<Vec<u8>> = (0..15_000).map(|_| gen.lernito_payload()).collect();
-    let requests: Vec<Value> =
-        bodies.iter().map(|b| json!({"op": "sign", "body": hex::encode(b), "secret": secret})).collect();
+    let requests: Vec<Value> = bodies
+        .iter()
+        .map(|b| json!({"op": "sign", "body": hex::encode(b), "secret": secret}))
+        .collect();
     let answers = Oracle::start().ask(&requests);
     let (mut mismatches, mut accepted) = (Vec::new(), 0);
     for (body, answer) in bodies.iter().zip(&answers) {
@@ -204,15 +300,23 @@ fn signatures_match_cpython_for_generated_payloads() {
                 let compact = value.dumps(Separators::Compact);
                 let ok = compact == answer["compact"].as_str().unwrap_or_default()
                     && sign_hex(secret.as_bytes(), compact.as_bytes()) == answer["compact_sig"]
-                    && sign_hex(secret.as_bytes(), value.dumps(Separators::Default).as_bytes())
-                        == answer["default_sig"];
+                    && sign_hex(
+                        secret.as_bytes(),
+                        value.dumps(Separators::Default).as_bytes(),
+                    ) == answer["default_sig"];
                 if !ok {
                     let py = answer["compact"].as_str().unwrap_or_default();
-                    let at = compact.bytes().zip(py.bytes()).take_while(|(a, b)| a == b).count();
+                    let at = compact
+                        .bytes()
+                        .zip(py.bytes())
+                        .take_while(|(a, b)| a == b)
+                        .count();
                     let from = at.saturating_sub(40);
                     mismatches.push(format!(
                         "first difference at byte {at}:\n ours …{}\n py   …{}",
-                        compact.get(from..(at + 40).min(compact.len())).unwrap_or_default(),
+                        compact
+                            .get(from..(at + 40).min(compact.len()))
+                            .unwrap_or_default(),
                         py.get(from..(at + 40).min(py.len())).unwrap_or_default(),
                     ));
                 }
@@ -225,7 +329,12 @@ fn signatures_match_cpython_for_generated_payloads() {
         }
     }
     assert!(accepted > 10_000, "too few valid payloads ({accepted})");
-    assert!(mismatches.is_empty(), "{} mismatches, first: {:#?}", mismatches.len(), &mismatches[..mismatches.len().min(5)]);
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first: {:#?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(5)]
+    );
 }
 
 // ------------------------------------------------------------------ DRF validation
@@ -239,7 +348,14 @@ fn field_value(gen: &mut Gen, email: bool) -> Option<String> {
         3 => r.i64(..).to_string(),
         4 => ["1.5", "1e16", "-0.0", "1e400", "0.1"][r.usize(..5)].into(),
         5 => "\"\"".into(),
-        6 => ["\"   \"", "\"\\u3000\"", "\"\\u001c\\u001f\"", "\"\\u0085 \\u00a0\"", "\"\\t\\n\""][r.usize(..5)].into(),
+        6 => [
+            "\"   \"",
+            "\"\\u3000\"",
+            "\"\\u001c\\u001f\"",
+            "\"\\u0085 \\u00a0\"",
+            "\"\\t\\n\"",
+        ][r.usize(..5)]
+        .into(),
         7 => format!("\"{}\"", "x".repeat(r.usize(250..260))),
         8 => format!("\" {} \"", "y".repeat(r.usize(253..258))),
         9 => "\"a\\u0000b\"".into(),
@@ -249,19 +365,62 @@ fn field_value(gen: &mut Gen, email: bool) -> Option<String> {
         13 => "[\"a\"]".into(),
         14 => format!("\"{}\"", "é".repeat(r.usize(254..257))),
         _ if email => format!("\"{}\"", EMAILS[r.usize(..EMAILS.len())]),
-        _ => format!("\"{}\"", NAMES[r.usize(..NAMES.len())].replace('\\', "\\\\").replace('"', "\\\"").replace('\t', "\\t")),
+        _ => format!(
+            "\"{}\"",
+            NAMES[r.usize(..NAMES.len())]
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\t', "\\t")
+        ),
     };
     Some(s)
 }
 
 const EMAILS: &[&str] = &[
-    "a@b.co", "learner@example.com", " padded@example.com ", "UPPER@EXAMPLE.COM", "first.last+tag@sub.example.co.uk",
-    "\\\"quoted\\\\ user\\\"@example.com", "\\\"a\\\"@b.co", "\\\"a b\\\"@b.co", "user@localhost", "user@[127.0.0.1]",
-    "user@[::1]", "user@[256.1.1.1]", "user@[01.2.3.4]", "user@[IPv6:::1]", "plain", "a@", "@b.co", "a@b", "a@b.c",
-    "a..b@b.co", ".a@b.co", "a.@b.co", "a@-b.co", "a@b-.co", "a@b.co-", "a@b..co", "a@b.co.", "é@b.co", "user@mañana.com",
-    "user@例え.テスト", "user@bücher.de", "user@xn--bcher-kva.de", "Kelvin\u{212a}@example.com", "a@b.c_o", "a@b.c0",
-    "a@b.123", "a@1.2.3.4", "a b@b.co", "a@b@c.co", "a\\u0000@b.co", "a@\u{212a}.co", "user@ex\u{3002}ample.com",
-    "x@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", "!#$%&'*+/=?^_`{}|~-@example.org",
+    "a@b.co",
+    "learner@example.com",
+    " padded@example.com ",
+    "UPPER@EXAMPLE.COM",
+    "first.last+tag@sub.example.co.uk",
+    "\\\"quoted\\\\ user\\\"@example.com",
+    "\\\"a\\\"@b.co",
+    "\\\"a b\\\"@b.co",
+    "user@localhost",
+    "user@[127.0.0.1]",
+    "user@[::1]",
+    "user@[256.1.1.1]",
+    "user@[01.2.3.4]",
+    "user@[IPv6:::1]",
+    "plain",
+    "a@",
+    "@b.co",
+    "a@b",
+    "a@b.c",
+    "a..b@b.co",
+    ".a@b.co",
+    "a.@b.co",
+    "a@-b.co",
+    "a@b-.co",
+    "a@b.co-",
+    "a@b..co",
+    "a@b.co.",
+    "é@b.co",
+    "user@mañana.com",
+    "user@例え.テスト",
+    "user@bücher.de",
+    "user@xn--bcher-kva.de",
+    "Kelvin\u{212a}@example.com",
+    "a@b.c_o",
+    "a@b.c0",
+    "a@b.123",
+    "a@1.2.3.4",
+    "a b@b.co",
+    "a@b@c.co",
+    "a\\u0000@b.co",
+    "a@\u{212a}.co",
+    "user@ex\u{3002}ample.com",
+    "x@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
+    "!#$%&'*+/=?^_`{}|~-@example.org",
 ];
 
 fn course_ids_value(gen: &mut Gen) -> Option<String> {
@@ -305,7 +464,9 @@ fn validation_matches_django_rest_framework() {
         let mut members = Vec::new();
         for field in ["name", "family", "username", "email"] {
             // Mostly valid values so later fields and validate() get exercised.
-            let value = if gen.0.usize(..6) == 0 { field_value(&mut gen, field == "email") } else if field == "email" {
+            let value = if gen.0.usize(..6) == 0 {
+                field_value(&mut gen, field == "email")
+            } else if field == "email" {
                 Some(format!("\"{}\"", EMAILS[gen.0.usize(..EMAILS.len())]))
             } else {
                 Some("\"Valid\"".to_owned())
@@ -323,12 +484,16 @@ fn validation_matches_django_rest_framework() {
         gen.0.shuffle(&mut members);
         bodies.push(format!("{{{}}}", members.join(", ")));
     }
-    let requests: Vec<Value> = bodies.iter().map(|b| json!({"op": "validate", "body": hex::encode(b)})).collect();
+    let requests: Vec<Value> = bodies
+        .iter()
+        .map(|b| json!({"op": "validate", "body": hex::encode(b)}))
+        .collect();
     let answers = Oracle::start().ask(&requests);
     let mut mismatches = Vec::new();
     let (mut valid, mut invalid) = (0, 0);
     for (body, answer) in bodies.iter().zip(&answers) {
-        let parsed = parse(body.as_bytes()).unwrap_or_else(|e| panic!("generator produced bad JSON {body}: {e}"));
+        let parsed = parse(body.as_bytes())
+            .unwrap_or_else(|e| panic!("generator produced bad JSON {body}: {e}"));
         let ours = validate(&parsed);
         let same = match (&ours, answer["valid"].as_bool()) {
             (Ok(r), Some(true)) => {
@@ -350,22 +515,70 @@ fn validation_matches_django_rest_framework() {
             mismatches.push(format!("body {body}\n ours {ours}\n drf  {answer}"));
         }
     }
-    assert!(valid > 300 && invalid > 3000, "coverage: {valid} valid, {invalid} invalid");
-    assert!(mismatches.is_empty(), "{} mismatches, first: {:#?}", mismatches.len(), &mismatches[..mismatches.len().min(5)]);
+    assert!(
+        valid > 300 && invalid > 3000,
+        "coverage: {valid} valid, {invalid} invalid"
+    );
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first: {:#?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(5)]
+    );
 }
 
 // ------------------------------------------------------------------ course keys
 
 fn key_part(r: &mut fastrand::Rng) -> String {
-    const VALID: &[&str] = &["edX", "DemoX", "Demo_Course", "2024", "T1", "a.b", "x-y", "~z", "a:b", "é", "٢٠٢٤", "中文", "_"];
+    const VALID: &[&str] = &[
+        "edX",
+        "DemoX",
+        "Demo_Course",
+        "2024",
+        "T1",
+        "a.b",
+        "x-y",
+        "~z",
+        "a:b",
+        "é",
+        "٢٠٢٤",
+        "中文",
+        "_",
+    ];
     if r.usize(..4) != 0 {
-        return (0..r.usize(1..3)).map(|_| VALID[r.usize(..VALID.len())]).collect();
+        return (0..r.usize(1..3))
+            .map(|_| VALID[r.usize(..VALID.len())])
+            .collect();
     }
     const PIECES: &[&str] = &[
-        "edX", "DemoX", "Demo_Course", "2024", "T1", "a.b", "x-y", "~z", "a:b", "é", "٢٠٢٤", "中文", "a b", "a/b", "a%20", "",
-        "a@b", "+", "\n", "_", "ſ", "Ⅻ", "²", "a\u{301}",
+        "edX",
+        "DemoX",
+        "Demo_Course",
+        "2024",
+        "T1",
+        "a.b",
+        "x-y",
+        "~z",
+        "a:b",
+        "é",
+        "٢٠٢٤",
+        "中文",
+        "a b",
+        "a/b",
+        "a%20",
+        "",
+        "a@b",
+        "+",
+        "\n",
+        "_",
+        "ſ",
+        "Ⅻ",
+        "²",
+        "a\u{301}",
     ];
-    (0..r.usize(1..3)).map(|_| PIECES[r.usize(..PIECES.len())]).collect()
+    (0..r.usize(1..3))
+        .map(|_| PIECES[r.usize(..PIECES.len())])
+        .collect()
 }
 
 #[test]
@@ -380,26 +593,60 @@ fn course_keys_match_opaque_keys() {
             4 => format!("{a}/{b}/{c}"),
             5 => format!("{a}/{b}"),
             6 => format!("course-v1:{a}+{b}+{c}+branch@{}", key_part(&mut r)),
-            7 => format!("course-v1:{a}+{b}+{c}+version@{}", ["519665f6223ebd6980884f2b", "519665F6223EBD6980884F2B", "123", "zz9665f6223ebd6980884f2b"][r.usize(..4)]),
+            7 => format!(
+                "course-v1:{a}+{b}+{c}+version@{}",
+                [
+                    "519665f6223ebd6980884f2b",
+                    "519665F6223EBD6980884F2B",
+                    "123",
+                    "zz9665f6223ebd6980884f2b"
+                ][r.usize(..4)]
+            ),
             8 => format!("library-v1:{a}+{b}"),
-            9 => format!("ccx-v1:{a}+{b}+{c}+ccx@{}", ["1", "22", "x", ""][r.usize(..4)]),
-            10 => format!("{}:{a}+{b}+{c}", ["course-v2", "COURSE-V1", "block-v1", ""][r.usize(..4)]),
-            _ => format!("course-v1:{a}+{b}+{c}{}", ["+", "\n", " ", "+type@x+block@y", "+branch@a+version@519665f6223ebd6980884f2b"][r.usize(..5)]),
+            9 => format!(
+                "ccx-v1:{a}+{b}+{c}+ccx@{}",
+                ["1", "22", "x", ""][r.usize(..4)]
+            ),
+            10 => format!(
+                "{}:{a}+{b}+{c}",
+                ["course-v2", "COURSE-V1", "block-v1", ""][r.usize(..4)]
+            ),
+            _ => format!(
+                "course-v1:{a}+{b}+{c}{}",
+                [
+                    "+",
+                    "\n",
+                    " ",
+                    "+type@x+block@y",
+                    "+branch@a+version@519665f6223ebd6980884f2b"
+                ][r.usize(..5)]
+            ),
         };
         keys.push(key);
     }
-    let requests: Vec<Value> = keys.iter().map(|k| json!({"op": "key", "key": k})).collect();
+    let requests: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"op": "key", "key": k}))
+        .collect();
     let answers = Oracle::start().ask(&requests);
     let mut mismatches = Vec::new();
     let mut accepted = 0;
     for (key, answer) in keys.iter().zip(&answers) {
         let ours = parse_course_key(key).ok().map(|k| k.to_string());
-        let theirs = answer["ok"].as_bool().unwrap_or(false).then(|| answer["key"].as_str().unwrap_or_default().to_owned());
+        let theirs = answer["ok"]
+            .as_bool()
+            .unwrap_or(false)
+            .then(|| answer["key"].as_str().unwrap_or_default().to_owned());
         accepted += usize::from(theirs.is_some());
         if ours != theirs {
             mismatches.push(format!("{key:?}: ours {ours:?}, opaque-keys {theirs:?}"));
         }
     }
     assert!(accepted > 1000, "too few valid keys generated ({accepted})");
-    assert!(mismatches.is_empty(), "{} mismatches: {:#?}", mismatches.len(), &mismatches[..mismatches.len().min(15)]);
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches: {:#?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(15)]
+    );
 }

@@ -92,7 +92,11 @@ async fn rotation_stages_cache_and_deletion() {
         .send()
         .await
         .expect("delete");
-    assert_eq!(cache.get().await.unwrap(), cached, "served from cache within the TTL");
+    assert_eq!(
+        cache.get().await.unwrap(),
+        cached,
+        "served from cache within the TTL"
+    );
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(
         cache.get().await.unwrap(),
@@ -120,6 +124,9 @@ async fn unreachable_secrets_manager_is_an_error_not_a_hang() {
     let sm = client(&format!("http://127.0.0.1:{port}")).await;
     let source = SecretsManagerSecret::new(sm, "missing");
     let started = std::time::Instant::now();
-    assert!(matches!(source.fetch().await, Err(SecretError::Fetch { .. })));
+    assert!(matches!(
+        source.fetch().await,
+        Err(SecretError::Fetch { .. })
+    ));
     assert!(started.elapsed() < Duration::from_secs(20));
 }

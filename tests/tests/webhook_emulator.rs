@@ -27,15 +27,26 @@ fn client_config(base_url: String, concurrency: usize, api: AllowanceApi) -> Ope
     OpenEdxConfig {
         base_url,
         request_timeout: Duration::from_millis(800),
-        retry: RetryPolicy { base_delay: Duration::from_millis(20), ..RetryPolicy::default() },
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        },
         max_concurrency: concurrency,
         allowance_api: api,
         ..OpenEdxConfig::default()
     }
 }
 
-async fn harness_with(profile: ReleaseProfile, concurrency: usize, secrets: Vec<String>) -> Harness {
-    let lms = LmsEmulator::start(EmulatorConfig { profile, ..EmulatorConfig::default() }).await;
+async fn harness_with(
+    profile: ReleaseProfile,
+    concurrency: usize,
+    secrets: Vec<String>,
+) -> Harness {
+    let lms = LmsEmulator::start(EmulatorConfig {
+        profile,
+        ..EmulatorConfig::default()
+    })
+    .await;
     {
         let mut state = lms.state();
         state.add_user("svc", "svc@example.com", true, true);
@@ -48,14 +59,20 @@ async fn harness_with(profile: ReleaseProfile, concurrency: usize, secrets: Vec<
         "test",
         vec![r#"{"client_id": "edx-hooks", "client_secret": "s3cret"}"#.into()],
     )));
-    let client = OpenEdxClient::new(client_config(lms.base_url(), concurrency, AllowanceApi::Auto), credentials)
-        .expect("client");
+    let client = OpenEdxClient::new(
+        client_config(lms.base_url(), concurrency, AllowanceApi::Auto),
+        credentials,
+    )
+    .expect("client");
     let webhook_secrets = Arc::new(SecretCache::new(
         SecretSource::Static(StaticSecret::new("test", secrets)),
         Duration::from_secs(300),
         Duration::from_secs(30),
     ));
-    Harness { lms, service: WebhookService::new(Arc::new(client), webhook_secrets) }
+    Harness {
+        lms,
+        service: WebhookService::new(Arc::new(client), webhook_secrets),
+    }
 }
 
 async fn harness() -> Harness {
@@ -77,7 +94,9 @@ fn sign(body: &str) -> String {
 
 impl Harness {
     async fn post(&self, body: &str) -> Reply {
-        self.service.handle("POST", PATH, Some(&sign(body)), body.as_bytes()).await
+        self.service
+            .handle("POST", PATH, Some(&sign(body)), body.as_bytes())
+            .await
     }
 }
 
@@ -91,11 +110,25 @@ async fn existing_user_is_enrolled_once_and_replay_is_harmless() {
     let body = payload("learner@example.com", &[DEMO, E2E, DEMO]);
     for _ in 0..2 {
         let reply = h.post(&body).await;
-        assert_reply(&reply, 200, r#"{"success":true,"message":"User enrollment status verified for 3 course(s)"}"#);
+        assert_reply(
+            &reply,
+            200,
+            r#"{"success":true,"message":"User enrollment status verified for 3 course(s)"}"#,
+        );
     }
     let state = h.lms.state();
-    assert!(state.enrollment("learner", DEMO).expect("enrolled").is_active);
-    assert!(state.enrollment("learner", E2E).expect("enrolled").is_active);
+    assert!(
+        state
+            .enrollment("learner", DEMO)
+            .expect("enrolled")
+            .is_active
+    );
+    assert!(
+        state
+            .enrollment("learner", E2E)
+            .expect("enrolled")
+            .is_active
+    );
     assert_eq!(state.enrollment_count(), 2, "no duplicates");
     assert_eq!(state.allowance_count(), 0);
 }
@@ -106,10 +139,19 @@ async fn unknown_email_gets_auto_enroll_allowances_idempotently() {
     let body = payload("new.buyer@example.com", &[DEMO, E2E]);
     for _ in 0..2 {
         let reply = h.post(&body).await;
-        assert_reply(&reply, 200, r#"{"success":true,"message":"Enrollment allowance verified for 2 course(s)"}"#);
+        assert_reply(
+            &reply,
+            200,
+            r#"{"success":true,"message":"Enrollment allowance verified for 2 course(s)"}"#,
+        );
     }
     let state = h.lms.state();
-    assert!(state.allowance("new.buyer@example.com", DEMO).expect("allowance").auto_enroll);
+    assert!(
+        state
+            .allowance("new.buyer@example.com", DEMO)
+            .expect("allowance")
+            .auto_enroll
+    );
     assert_eq!(state.allowance_count(), 2);
     assert_eq!(state.enrollment_count(), 0);
 }
@@ -120,17 +162,29 @@ async fn allowance_without_auto_enroll_is_switched_on() {
     h.lms.state().add_allowance("late@example.com", DEMO, false);
     let reply = h.post(&payload("late@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(h.lms.state().allowance("late@example.com", DEMO).expect("allowance").auto_enroll);
+    assert!(
+        h.lms
+            .state()
+            .allowance("late@example.com", DEMO)
+            .expect("allowance")
+            .auto_enroll
+    );
     assert_eq!(h.lms.state().allowance_count(), 1);
 }
 
 #[tokio::test]
 async fn inactive_enrollment_is_reactivated() {
     let h = harness().await;
-    h.lms.state().add_enrollment("learner", DEMO, "verified", false);
+    h.lms
+        .state()
+        .add_enrollment("learner", DEMO, "verified", false);
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let enrollment = h.lms.state().enrollment("learner", DEMO).expect("enrollment");
+    let enrollment = h
+        .lms
+        .state()
+        .enrollment("learner", DEMO)
+        .expect("enrollment");
     assert!(enrollment.is_active);
     assert_eq!(enrollment.mode, "verified", "mode untouched");
 }
@@ -142,7 +196,11 @@ async fn master_v2_allowance_endpoint_is_idempotent() {
         "test",
         vec![r#"{"client_id": "edx-hooks", "client_secret": "s3cret"}"#.into()],
     )));
-    let client = OpenEdxClient::new(client_config(h.lms.base_url(), 8, AllowanceApi::ViewSet), credentials).unwrap();
+    let client = OpenEdxClient::new(
+        client_config(h.lms.base_url(), 8, AllowanceApi::ViewSet),
+        credentials,
+    )
+    .unwrap();
     let secrets = Arc::new(SecretCache::new(
         SecretSource::Static(StaticSecret::new("t", vec![SECRET.into()])),
         Duration::from_secs(300),
@@ -151,14 +209,27 @@ async fn master_v2_allowance_endpoint_is_idempotent() {
     let service = WebhookService::new(Arc::new(client), secrets);
     let body = payload("new.buyer@example.com", &[DEMO]);
     for _ in 0..2 {
-        let reply = service.handle("POST", PATH, Some(&sign(&body)), body.as_bytes()).await;
+        let reply = service
+            .handle("POST", PATH, Some(&sign(&body)), body.as_bytes())
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
-    assert!(h.lms.state().allowance("new.buyer@example.com", DEMO).expect("allowance").auto_enroll);
+    assert!(
+        h.lms
+            .state()
+            .allowance("new.buyer@example.com", DEMO)
+            .expect("allowance")
+            .auto_enroll
+    );
     assert_eq!(h.lms.state().allowance_count(), 1);
-    let v2_posts = h.lms.calls_to("/api/enrollment/v2/enrollment/enrollment_allowed/");
+    let v2_posts = h
+        .lms
+        .calls_to("/api/enrollment/v2/enrollment/enrollment_allowed/");
     assert!(v2_posts.len() >= 2, "the v2 endpoint was used");
-    assert!(h.lms.calls_to("/api/enrollment/v1/enrollment_allowed/").is_empty());
+    assert!(h
+        .lms
+        .calls_to("/api/enrollment/v1/enrollment_allowed/")
+        .is_empty());
 }
 
 #[tokio::test]
@@ -166,7 +237,12 @@ async fn redwood_profile_uses_the_legacy_allowance_endpoint() {
     let h = harness_with(ReleaseProfile::Redwood, 8, vec![SECRET.into()]).await;
     let reply = h.post(&payload("new.buyer@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(h.lms.calls_to("/api/enrollment/v1/enrollment_allowed/").len(), 1);
+    assert_eq!(
+        h.lms
+            .calls_to("/api/enrollment/v1/enrollment_allowed/")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -181,12 +257,34 @@ async fn signatures_every_accepted_form_and_rejections() {
         sign_lernito(SECRET.as_bytes(), &parsed, Separators::Compact).to_uppercase(),
         sign_hex(SECRET.as_bytes(), body.as_bytes()),
     ] {
-        assert_reply(&h.service.handle("POST", PATH, Some(&signature), body.as_bytes()).await, 200, ok);
+        assert_reply(
+            &h.service
+                .handle("POST", PATH, Some(&signature), body.as_bytes())
+                .await,
+            200,
+            ok,
+        );
     }
     let wrong = sign_lernito(b"other", &parsed, Separators::Default);
-    assert_reply(&h.service.handle("POST", PATH, Some(&wrong), body.as_bytes()).await, 401, invalid);
-    assert_reply(&h.service.handle("POST", PATH, None, body.as_bytes()).await, 401, invalid);
-    assert_reply(&h.service.handle("POST", PATH, Some(""), body.as_bytes()).await, 401, invalid);
+    assert_reply(
+        &h.service
+            .handle("POST", PATH, Some(&wrong), body.as_bytes())
+            .await,
+        401,
+        invalid,
+    );
+    assert_reply(
+        &h.service.handle("POST", PATH, None, body.as_bytes()).await,
+        401,
+        invalid,
+    );
+    assert_reply(
+        &h.service
+            .handle("POST", PATH, Some(""), body.as_bytes())
+            .await,
+        401,
+        invalid,
+    );
     // No secret configured at all: the plugin answers 401 too.
     let unconfigured = harness_with(ReleaseProfile::Sumac, 8, vec![]).await;
     assert_reply(&unconfigured.post(&body).await, 401, invalid);
@@ -208,7 +306,10 @@ async fn bad_requests_get_documented_answers_and_touch_nothing() {
             r#"{"success":false,"message":"Course course-v1:edX+Nope+2099 does not exist"}"#,
         ),
         (
-            payload("learner@example.com", &[DEMO, "bad", "course-v1:edX+Nope+2099"]),
+            payload(
+                "learner@example.com",
+                &[DEMO, "bad", "course-v1:edX+Nope+2099"],
+            ),
             400,
             r#"{"success":false,"message":"Invalid course key format: bad"}"#,
         ),
@@ -218,7 +319,8 @@ async fn bad_requests_get_documented_answers_and_touch_nothing() {
             r#"{"success":false,"message":{"name":["This field may not be blank."],"family":["This field is required."],"username":["This field is required."],"email":["Enter a valid email address."]}}"#,
         ),
         (
-            r#"{"email": "a@b.co", "name": "n", "family": "f", "username": "u", "courseIds": []}"#.into(),
+            r#"{"email": "a@b.co", "name": "n", "family": "f", "username": "u", "courseIds": []}"#
+                .into(),
             400,
             r#"{"success":false,"message":{"non_field_errors":["At least one courseId must be provided"]}}"#,
         ),
@@ -231,14 +333,26 @@ async fn bad_requests_get_documented_answers_and_touch_nothing() {
     for (body, status, expected) in cases {
         assert_reply(&h.post(&body).await, status, expected);
     }
-    let not_json = h.service.handle("POST", PATH, Some(&"0".repeat(64)), b"{nope").await;
+    let not_json = h
+        .service
+        .handle("POST", PATH, Some(&"0".repeat(64)), b"{nope")
+        .await;
     assert_eq!(not_json.status, 400);
-    assert!(not_json.body.starts_with(r#"{"success":false,"message":"JSON parse error - "#), "{}", not_json.body);
+    assert!(
+        not_json
+            .body
+            .starts_with(r#"{"success":false,"message":"JSON parse error - "#),
+        "{}",
+        not_json.body
+    );
     let big = vec![b' '; 256 * 1024 + 1];
     assert_eq!(h.service.handle("POST", PATH, None, &big).await.status, 413);
     let get = h.service.handle("GET", "/lernito/webhook", None, b"").await;
     assert_reply(&get, 405, r#"{"detail":"Method \"GET\" not allowed."}"#);
-    assert_eq!(h.service.handle("POST", "/other", None, b"{}").await.status, 404);
+    assert_eq!(
+        h.service.handle("POST", "/other", None, b"{}").await.status,
+        404
+    );
     let state = h.lms.state();
     assert_eq!((state.enrollment_count(), state.allowance_count()), (0, 0));
 }
@@ -249,7 +363,9 @@ async fn concurrency_toward_the_lms_is_bounded() {
     let mut courses = Vec::new();
     for i in 0..12 {
         let id = format!("course-v1:Org+C{i}+Run");
-        h.lms.state().add_course(&id, CourseInfo::named("Bench course"));
+        h.lms
+            .state()
+            .add_course(&id, CourseInfo::named("Bench course"));
         courses.push(id);
     }
     h.lms.faults().set_latency(Duration::from_millis(30));
@@ -265,18 +381,30 @@ async fn concurrency_toward_the_lms_is_bounded() {
 #[tokio::test]
 async fn revoked_token_is_refreshed_once() {
     let h = harness().await;
-    assert_eq!(h.post(&payload("learner@example.com", &[DEMO])).await.status, 200);
+    assert_eq!(
+        h.post(&payload("learner@example.com", &[DEMO]))
+            .await
+            .status,
+        200
+    );
     h.lms.state().revoke_tokens();
     let reply = h.post(&payload("learner@example.com", &[E2E])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let token_calls = h.lms.calls().iter().filter(|c| c.path == "/oauth2/access_token").count();
+    let token_calls = h
+        .lms
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/oauth2/access_token")
+        .count();
     assert_eq!(token_calls, 2, "one token, then one refresh after the 401");
 }
 
 #[tokio::test]
 async fn transient_503_is_retried_then_succeeds() {
     let h = harness().await;
-    h.lms.faults().fail_next("/api/enrollment/v1/enrollment", 2, 503);
+    h.lms
+        .faults()
+        .fail_next("/api/enrollment/v1/enrollment", 2, 503);
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(h.lms.state().enrollment("learner", DEMO).is_some());
@@ -285,19 +413,30 @@ async fn transient_503_is_retried_then_succeeds() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let h = harness().await;
-    h.lms.faults().throttle_next("/api/user/v1/accounts", 1, Some(1));
+    h.lms
+        .faults()
+        .throttle_next("/api/user/v1/accounts", 1, Some(1));
     let started = Instant::now();
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert!(started.elapsed() >= Duration::from_secs(1), "waited for Retry-After");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
 }
 
 #[tokio::test]
 async fn persistent_failure_is_a_500_never_a_false_success() {
     let h = harness().await;
-    h.lms.faults().fail_next("/api/enrollment/v1/enrollment", 1000, 503);
+    h.lms
+        .faults()
+        .fail_next("/api/enrollment/v1/enrollment", 1000, 503);
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
-    assert_reply(&reply, 500, r#"{"success":false,"message":"Internal server error"}"#);
+    assert_reply(
+        &reply,
+        500,
+        r#"{"success":false,"message":"Internal server error"}"#,
+    );
     assert!(h.lms.state().enrollment("learner", DEMO).is_none());
     // A hung LMS: bounded by timeouts and retries, then 500.
     let h = harness().await;
@@ -305,7 +444,11 @@ async fn persistent_failure_is_a_500_never_a_false_success() {
     let started = Instant::now();
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 500);
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -315,7 +458,11 @@ async fn bad_client_credentials_are_a_500() {
         "test",
         vec![r#"{"client_id": "edx-hooks", "client_secret": "wrong"}"#.into()],
     )));
-    let client = OpenEdxClient::new(client_config(h.lms.base_url(), 8, AllowanceApi::Auto), credentials).unwrap();
+    let client = OpenEdxClient::new(
+        client_config(h.lms.base_url(), 8, AllowanceApi::Auto),
+        credentials,
+    )
+    .unwrap();
     let secrets = Arc::new(SecretCache::new(
         SecretSource::Static(StaticSecret::new("t", vec![SECRET.into()])),
         Duration::from_secs(300),
@@ -323,7 +470,9 @@ async fn bad_client_credentials_are_a_500() {
     ));
     let service = WebhookService::new(Arc::new(client), secrets);
     let body = payload("learner@example.com", &[DEMO]);
-    let reply = service.handle("POST", PATH, Some(&sign(&body)), body.as_bytes()).await;
+    let reply = service
+        .handle("POST", PATH, Some(&sign(&body)), body.as_bytes())
+        .await;
     assert_eq!(reply.status, 500);
     assert!(h.lms.state().enrollment("learner", DEMO).is_none());
 }
