@@ -381,13 +381,14 @@ impl RichieError {
         }
     }
 
-    /// A deployment mistake (secret, URL) rather than a passing outage: log it loudly.
+    /// A deployment mistake (secret, URL — a redirect included, as redirects are not
+    /// followed) rather than a passing outage: log it loudly.
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
             RichieError::Unauthorized { .. }
                 | RichieError::Unexpected {
-                    status: 404 | 405,
+                    status: 300..=399 | 404 | 405,
                     ..
                 }
         )

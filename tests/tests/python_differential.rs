@@ -283,7 +283,7 @@ impl Gen {
 
 #[test]
 fn signatures_match_cpython_for_generated_payloads() {
-    let mut gen = Gen(fastrand::Rng::with_seed(0x1e2_417_0));
+    let mut gen = Gen(fastrand::Rng::with_seed(0x01e2_4170));
     let secret = "s3cr3t-ß-🔑";
     let bodies: Vec<Vec<u8>> = (0..15_000).map(|_| gen.lernito_payload()).collect();
     let requests: Vec<Value> = bodies
@@ -588,7 +588,7 @@ fn course_keys_match_opaque_keys() {
     for _ in 0..6_000 {
         let (a, b, c) = (key_part(&mut r), key_part(&mut r), key_part(&mut r));
         let key = match r.usize(..12) {
-            0 | 1 | 2 => format!("course-v1:{a}+{b}+{c}"),
+            0..=2 => format!("course-v1:{a}+{b}+{c}"),
             3 => format!("course-v1:{a}+{b}"),
             4 => format!("{a}/{b}/{c}"),
             5 => format!("{a}/{b}"),

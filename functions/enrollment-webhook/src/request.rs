@@ -254,7 +254,7 @@ fn user_part_ok(user: &[u32]) -> bool {
             if c == u32::from('\\') {
                 // \\[\001-\011\013\014\016-\177]
                 match inner.get(i + 1) {
-                    Some(&n) if matches!(n, 1..=9 | 11 | 12 | 14..=127) => i += 2,
+                    Some(1..=9 | 11 | 12 | 14..=127) => i += 2,
                     _ => return false,
                 }
             } else if matches!(c, 1..=8 | 11 | 12 | 14..=31 | 33 | 35..=91 | 93..=127) {
