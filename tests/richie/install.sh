@@ -11,6 +11,12 @@ VENV="${RICHIE_VENV:-$ROOT/.venv-richie}"
 PY="${PYTHON:-python3}"
 REQS="$HERE/requirements.txt"
 
+# Tests start several Richies at once: one installer at a time (the others wait).
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$VENV.lock"
+  flock 9
+fi
+
 stamp="$VENV/.edx-hooks-richie.sha256"
 want=$(sha256sum "$REQS" | cut -c1-64)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -1,4 +1,3 @@
-
-pub mod support;
 pub mod lms_emulator;
 pub mod richie_server;
+pub mod support;

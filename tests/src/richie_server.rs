@@ -39,7 +39,12 @@ pub struct RichieOptions {
 
 impl Default for RichieOptions {
     fn default() -> Self {
-        RichieOptions { secrets: vec![DEFAULT_SYNC_SECRET.to_owned()], seed: None, default_sync_mode: None, course_regex: None }
+        RichieOptions {
+            secrets: vec![DEFAULT_SYNC_SECRET.to_owned()],
+            seed: None,
+            default_sync_mode: None,
+            course_regex: None,
+        }
     }
 }
 
@@ -77,16 +82,23 @@ impl RichieServer {
         if let Some(regex) = &options.course_regex {
             command.env("RICHIE_COURSE_REGEX", regex);
         }
-        let output = command.output().unwrap_or_else(|e| panic!("cannot run tests/richie/start.sh: {e}"));
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run tests/richie/start.sh: {e}"));
         // From here on, Drop cleans up even if we panic below.
-        let mut server = RichieServer { port, data_dir, seed: Value::Null };
+        let mut server = RichieServer {
+            port,
+            data_dir,
+            seed: Value::Null,
+        };
         assert!(
             output.status.success(),
             "tests/richie/start.sh {port} failed:\n{}\n{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let seed = std::fs::read_to_string(server.data_dir.join("seed.json")).expect("seed.json written by seed.py");
+        let seed = std::fs::read_to_string(server.data_dir.join("seed.json"))
+            .expect("seed.json written by seed.py");
         server.seed = serde_json::from_str(&seed).expect("seed.json is JSON");
         server
     }
@@ -127,7 +139,10 @@ impl RichieServer {
 
     /// Every run (draft and public) whose `resource_link` is exactly `link`.
     pub fn runs_by_link(&self, link: &str) -> Vec<Value> {
-        let (status, body) = self.get(&format!("/_edx_hooks/course-runs/?resource_link={}", query_escape(link)));
+        let (status, body) = self.get(&format!(
+            "/_edx_hooks/course-runs/?resource_link={}",
+            query_escape(link)
+        ));
         assert_eq!(status, 200, "runs_by_link: {body}");
         body.as_array().cloned().unwrap_or_default()
     }
@@ -136,12 +151,20 @@ impl RichieServer {
     pub fn get(&self, path: &str) -> (u16, Value) {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to richie");
         let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n").expect("write request");
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
+        )
+        .expect("write request");
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).expect("read response");
         let text = String::from_utf8_lossy(&raw);
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
@@ -155,7 +178,9 @@ fn query_escape(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b':' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -1,0 +1,332 @@
+//! Inbound messages → what to synchronise. Pure parsing, no I/O.
+//!
+//! Accepted bodies (HTTP requests and SQS records alike):
+//! 1. openedx-webhooks (aulasneo/openedx-webhooks, `receivers.py::_process_event`) for
+//!    `COURSE_CATALOG_INFO_CHANGED`: the data under the fully-qualified class name
+//!    `openedx_events.content_authoring.data.CourseCatalogData`, plus `event_metadata`.
+//!    Datetimes are Python `str(datetime)` (`2030-01-01 00:00:00+00:00`); unknown fields
+//!    (e.g. `effort`, added by newer openedx-events) are ignored.
+//! 2. the openedx-events signal shape `{"catalog_info": {...}, "event_metadata": {...}}`
+//!    (`openedx_events/content_authoring/signals.py`, data key `catalog_info`).
+//! 3. `{"course_id": "course-v1:..."}` (or `course_key`), for manual triggers and the queue.
+//!
+//! An `event_metadata.event_type` other than the catalog-info-changed type is not an
+//! error: the message is acknowledged and ignored (a webhook configured for the wrong
+//! event must not be retried forever).
+
+use serde_json::{Map, Value};
+
+use crate::payload::CatalogSnapshot;
+
+/// openedx-webhooks' top-level key for `COURSE_CATALOG_INFO_CHANGED`.
+pub const CATALOG_DATA_KEY: &str = "openedx_events.content_authoring.data.CourseCatalogData";
+/// `COURSE_CATALOG_INFO_CHANGED.event_type` (openedx-events `content_authoring/signals.py`).
+pub const CATALOG_EVENT_TYPE: &str = "org.openedx.content_authoring.course.catalog_info.changed.v1";
+/// Longest course key we accept (edx-platform's `CourseKeyField` is 255 characters).
+const MAX_COURSE_ID_LEN: usize = 255;
+
+/// One course to synchronise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRequest {
+    pub course_id: String,
+    /// The published state carried by a live event, if any.
+    pub snapshot: Option<CatalogSnapshot>,
+}
+
+impl SyncRequest {
+    pub fn course(course_id: impl Into<String>) -> Self {
+        SyncRequest {
+            course_id: course_id.into(),
+            snapshot: None,
+        }
+    }
+
+    /// The body put on the retry queue: just the course id. A retried message is
+    /// processed later, when the LMS is the fresher source, so the snapshot is dropped.
+    pub fn queue_body(&self) -> String {
+        serde_json::json!({ "course_id": self.course_id }).to_string()
+    }
+}
+
+/// What a body asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    Course(SyncRequest),
+    /// A well-formed event of another type.
+    Ignored {
+        event_type: String,
+    },
+}
+
+/// A direct (`aws lambda invoke`) command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `{"course_ids": [...]}` (or any accepted single-course body).
+    Courses(Vec<SyncRequest>),
+    /// `{"resync": "all"}`.
+    ResyncAll,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("body is not JSON ({0}); configure the webhook without www-form encoding")]
+    NotJson(String),
+    #[error("unrecognised body: expected the openedx-webhooks COURSE_CATALOG_INFO_CHANGED payload or {{\"course_id\": \"...\"}}")]
+    Unrecognized,
+    #[error("{field}: {reason}")]
+    InvalidField {
+        field: &'static str,
+        reason: &'static str,
+    },
+}
+
+fn course_id_field(value: Option<&Value>, field: &'static str) -> Result<String, EventError> {
+    let id = value
+        .ok_or(EventError::InvalidField {
+            field,
+            reason: "missing",
+        })?
+        .as_str()
+        .ok_or(EventError::InvalidField {
+            field,
+            reason: "must be a string",
+        })?
+        .trim();
+    if id.is_empty() {
+        return Err(EventError::InvalidField {
+            field,
+            reason: "must not be empty",
+        });
+    }
+    if id.len() > MAX_COURSE_ID_LEN || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(EventError::InvalidField {
+            field,
+            reason: "is not a course key",
+        });
+    }
+    Ok(id.to_owned())
+}
+
+/// A datetime field of `schedule_data`: `null`/absent → `None`, a string → as is
+/// (normalised later by the payload builder); anything else is an error.
+fn optional_text(
+    map: &Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, EventError> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(EventError::InvalidField {
+            field,
+            reason: "must be a string or null",
+        }),
+    }
+}
+
+fn catalog_data(data: &Value) -> Result<SyncRequest, EventError> {
+    let data = data.as_object().ok_or(EventError::InvalidField {
+        field: "catalog_info",
+        reason: "must be an object",
+    })?;
+    let course_id = course_id_field(data.get("course_key"), "course_key")?;
+    let snapshot = match data.get("schedule_data") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(schedule)) => Some(CatalogSnapshot {
+            start: optional_text(schedule, "start")?,
+            end: optional_text(schedule, "end")?,
+            enrollment_start: optional_text(schedule, "enrollment_start")?,
+            enrollment_end: optional_text(schedule, "enrollment_end")?,
+            hidden: data.get("hidden").and_then(Value::as_bool),
+        }),
+        Some(_) => {
+            return Err(EventError::InvalidField {
+                field: "schedule_data",
+                reason: "must be an object",
+            })
+        }
+    };
+    Ok(SyncRequest {
+        course_id,
+        snapshot,
+    })
+}
+
+/// The event type in `event_metadata`, if the body has one.
+fn event_type(body: &Map<String, Value>) -> Option<&str> {
+    body.get("event_metadata")?.get("event_type")?.as_str()
+}
+
+/// Parse an already-decoded JSON body.
+pub fn parse_course_value(value: &Value) -> Result<Inbound, EventError> {
+    let body = value.as_object().ok_or(EventError::Unrecognized)?;
+    if let Some(kind) = event_type(body) {
+        if kind != CATALOG_EVENT_TYPE {
+            return Ok(Inbound::Ignored {
+                event_type: kind.chars().take(200).collect(),
+            });
+        }
+    }
+    if let Some(data) = body
+        .get(CATALOG_DATA_KEY)
+        .or_else(|| body.get("catalog_info"))
+    {
+        return catalog_data(data).map(Inbound::Course);
+    }
+    if let Some(id) = body.get("course_id") {
+        return Ok(Inbound::Course(SyncRequest::course(course_id_field(
+            Some(id),
+            "course_id",
+        )?)));
+    }
+    if let Some(id) = body.get("course_key") {
+        return Ok(Inbound::Course(SyncRequest::course(course_id_field(
+            Some(id),
+            "course_key",
+        )?)));
+    }
+    Err(EventError::Unrecognized)
+}
+
+/// Parse a raw body (HTTP request or SQS record).
+pub fn parse_course_event(body: &[u8]) -> Result<Inbound, EventError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| EventError::NotJson(e.to_string()))?;
+    parse_course_value(&value)
+}
+
+/// Parse a direct invocation: `{"course_ids": [...]}`, `{"resync": "all"}`, or any
+/// single-course body.
+pub fn parse_command(value: &Value) -> Result<Command, EventError> {
+    if let Some(resync) = value.get("resync") {
+        return match resync.as_str() {
+            Some("all") => Ok(Command::ResyncAll),
+            _ => Err(EventError::InvalidField {
+                field: "resync",
+                reason: "must be \"all\"",
+            }),
+        };
+    }
+    if let Some(ids) = value.get("course_ids") {
+        let ids = ids.as_array().ok_or(EventError::InvalidField {
+            field: "course_ids",
+            reason: "must be a list",
+        })?;
+        if ids.is_empty() {
+            return Err(EventError::InvalidField {
+                field: "course_ids",
+                reason: "must not be empty",
+            });
+        }
+        let requests = ids
+            .iter()
+            .map(|id| course_id_field(Some(id), "course_ids").map(SyncRequest::course))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Command::Courses(requests));
+    }
+    match parse_course_value(value)? {
+        Inbound::Course(request) => Ok(Command::Courses(vec![request])),
+        Inbound::Ignored { .. } => Ok(Command::Courses(Vec::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEBHOOKS_22: &str =
+        include_str!("../../../events/course-sync/openedx-webhooks-body.json");
+
+    #[test]
+    fn openedx_webhooks_payload() {
+        let Inbound::Course(req) = parse_course_event(WEBHOOKS_22.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(req.course_id, "course-v1:edX+DemoX+Demo_Course");
+        let s = req.snapshot.unwrap();
+        assert_eq!(s.start.as_deref(), Some("2030-01-01 00:00:00+00:00"));
+        assert_eq!(s.end.as_deref(), Some("2030-06-30 23:59:00+00:00"));
+        assert_eq!(s.enrollment_start, None);
+        assert_eq!(s.hidden, Some(false));
+    }
+
+    #[test]
+    fn other_shapes() {
+        let generic = r#"{"catalog_info": {"course_key": "course-v1:a+b+c", "schedule_data": {"start": "2030-01-01T00:00:00+00:00", "pacing": "self"}, "effort": "2h", "hidden": true}, "event_metadata": {"event_type": "org.openedx.content_authoring.course.catalog_info.changed.v1"}}"#;
+        let Inbound::Course(req) = parse_course_event(generic.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(req.snapshot.as_ref().and_then(|s| s.hidden), Some(true));
+        assert_eq!(
+            parse_course_event(br#"{"course_id": " course-v1:a+b+c "}"#).unwrap(),
+            Inbound::Course(SyncRequest::course("course-v1:a+b+c"))
+        );
+        assert_eq!(
+            parse_course_event(br#"{"course_key": "a/b/c", "extra": 1}"#).unwrap(),
+            Inbound::Course(SyncRequest::course("a/b/c"))
+        );
+        assert_eq!(
+            parse_course_event(br#"{"openedx_events.x": {}, "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.created.v1"}}"#).unwrap(),
+            Inbound::Ignored { event_type: "org.openedx.learning.course.enrollment.created.v1".into() }
+        );
+    }
+
+    #[test]
+    fn malformed_bodies() {
+        assert!(matches!(
+            parse_course_event(
+                b"openedx_events.content_authoring.data.CourseCatalogData_course_key=x"
+            ),
+            Err(EventError::NotJson(_))
+        ));
+        assert_eq!(parse_course_event(b"[]"), Err(EventError::Unrecognized));
+        assert_eq!(parse_course_event(b"{}"), Err(EventError::Unrecognized));
+        assert_eq!(
+            parse_course_event(br#"{"course_id": 5}"#),
+            Err(EventError::InvalidField {
+                field: "course_id",
+                reason: "must be a string"
+            })
+        );
+        assert_eq!(
+            parse_course_event(br#"{"course_id": "a b"}"#),
+            Err(EventError::InvalidField {
+                field: "course_id",
+                reason: "is not a course key"
+            })
+        );
+        let long = format!(r#"{{"course_id": "{}"}}"#, "x".repeat(300));
+        assert!(parse_course_event(long.as_bytes()).is_err());
+        assert_eq!(
+            parse_course_event(
+                br#"{"catalog_info": {"course_key": "a/b/c", "schedule_data": {"start": 5}}}"#
+            ),
+            Err(EventError::InvalidField {
+                field: "start",
+                reason: "must be a string or null"
+            })
+        );
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            parse_command(&serde_json::json!({"resync": "all"})).unwrap(),
+            Command::ResyncAll
+        );
+        assert!(parse_command(&serde_json::json!({"resync": true})).is_err());
+        assert_eq!(
+            parse_command(&serde_json::json!({"course_ids": ["a/b/c", "course-v1:a+b+c"]}))
+                .unwrap(),
+            Command::Courses(vec![
+                SyncRequest::course("a/b/c"),
+                SyncRequest::course("course-v1:a+b+c")
+            ])
+        );
+        assert!(parse_command(&serde_json::json!({"course_ids": []})).is_err());
+        assert!(parse_command(&serde_json::json!({"course_ids": "a/b/c"})).is_err());
+        assert_eq!(
+            parse_command(&serde_json::json!({"course_id": "a/b/c"})).unwrap(),
+            Command::Courses(vec![SyncRequest::course("a/b/c")])
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! The retry ("spill") queue: where work goes when it failed in a context that cannot
+//! retry by itself — an HTTP request from openedx-webhooks (which never retries), or
+//! one course of a nightly resync. The queue's consumer is this same function
+//! (SQS event source, partial batch responses); after `maxReceiveCount` failed
+//! receives SQS moves the message to the dead-letter queue.
+
+use std::future::Future;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    #[error("no retry queue is configured (COURSE_SYNC_QUEUE_URL)")]
+    NotConfigured,
+    #[error("could not enqueue {failed} message(s): {detail}")]
+    Send { failed: usize, detail: String },
+}
+
+/// The port.
+pub trait RetryQueue: Send + Sync {
+    /// Enqueue every body (at-least-once); `Err` if any could not be enqueued.
+    fn enqueue(&self, bodies: Vec<String>) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn is_configured(&self) -> bool;
+}
+
+/// Amazon SQS through the AWS SDK (`SendMessageBatch`, 10 messages per call).
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
+    }
+
+    /// From the standard AWS environment (`AWS_REGION`, credentials chain,
+    /// `AWS_ENDPOINT_URL` for moto/local endpoints).
+    pub async fn from_env(url: impl Into<String>) -> Self {
+        let config = aws_config::load_from_env().await;
+        SqsQueue::new(aws_sdk_sqs::Client::new(&config), url)
+    }
+}
+
+impl RetryQueue for SqsQueue {
+    async fn enqueue(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        use aws_sdk_sqs::error::ProvideErrorMetadata;
+        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+        let mut failed = 0usize;
+        let mut detail = String::new();
+        for chunk in bodies.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| QueueError::Send {
+                    failed: chunk.len(),
+                    detail: e.to_string(),
+                })?;
+            match self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    if !out.failed.is_empty() {
+                        failed += out.failed.len();
+                        detail = out
+                            .failed
+                            .first()
+                            .map(|f| f.code.clone())
+                            .unwrap_or_default();
+                    }
+                }
+                Err(err) => {
+                    failed += chunk.len();
+                    detail = err
+                        .code()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| err.to_string());
+                }
+            }
+        }
+        if failed > 0 {
+            return Err(QueueError::Send { failed, detail });
+        }
+        Ok(())
+    }
+
+    fn is_configured(&self) -> bool {
+        true
+    }
+}
+
+/// No queue (local runs without SQS): every enqueue fails, so callers report the
+/// failure instead of pretending the work is safe.
+pub struct NoQueue;
+
+impl RetryQueue for NoQueue {
+    async fn enqueue(&self, _bodies: Vec<String>) -> Result<(), QueueError> {
+        Err(QueueError::NotConfigured)
+    }
+
+    fn is_configured(&self) -> bool {
+        false
+    }
+}
+
+/// The two adapters as one type for wiring.
+pub enum Queue {
+    Sqs(SqsQueue),
+    None(NoQueue),
+}
+
+impl RetryQueue for Queue {
+    async fn enqueue(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqs(q) => q.enqueue(bodies).await,
+            Queue::None(q) => q.enqueue(bodies).await,
+        }
+    }
+
+    fn is_configured(&self) -> bool {
+        match self {
+            Queue::Sqs(q) => q.is_configured(),
+            Queue::None(q) => q.is_configured(),
+        }
+    }
+}

@@ -1,0 +1,826 @@
+//! Delivery: course ids → LMS reads → payloads → every Richie target.
+//!
+//! Through two ports only ([`CatalogLms`] and [`RichieApi`]), so tests swap either side.
+//! Outcomes per course and target:
+//! * Richie 200 → synced;
+//! * Richie 400 (validation error, "Unknown course: X.", a per-link error in a list
+//!   answer) → rejected: permanent, logged with Richie's message, never retried;
+//! * 401/403 (wrong secret), wrong URL → configuration error: logged at error level,
+//!   counted, and treated as a failure so the message is retried and finally
+//!   dead-lettered once the retries run out;
+//! * 5xx, 429, timeouts, connection errors, LMS failures → failure: retried by the caller
+//!   (SQS redelivery, Lambda async retries, the spill queue), then dead-lettered.
+//!
+//! A failing target never stops the others.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+
+use edx_hooks_shared::openedx::{CatalogLms, CourseRun, LmsError};
+use edx_hooks_shared::richie::{RichieAnswer, RichieApi, RichieError, RichieTarget};
+
+use crate::event::SyncRequest;
+use crate::payload::{build_payload, course_org, PayloadConfig, PayloadError, RichiePayload};
+
+/// Hard stop for paging (a misbehaving `next` link must not loop forever).
+const MAX_PAGES: u32 = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Courses whose LMS reads run at once (the LMS client bounds the HTTP calls themselves).
+    pub course_concurrency: usize,
+    /// Course-list page size for a full resync.
+    pub page_size: u32,
+    /// Course runs per list request to Richie in a full resync.
+    pub chunk_size: usize,
+    /// Requests to Richie in flight at once during a full resync (the Richie client also
+    /// bounds its own concurrency).
+    pub delivery_concurrency: usize,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            course_concurrency: 8,
+            page_size: 100,
+            chunk_size: 50,
+            delivery_concurrency: 4,
+        }
+    }
+}
+
+/// What happened at one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetOutcome {
+    Synced,
+    /// The target's `orgs` filter excludes this course.
+    Skipped,
+    /// Richie said 400: permanent, with its message.
+    Rejected(String),
+    Failed(RichieError),
+}
+
+/// What happened to one course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CourseOutcome {
+    /// Delivered (or tried) to every target, by target name.
+    Delivered(Vec<(String, TargetOutcome)>),
+    /// The LMS does not know the course: permanent.
+    NotFound,
+    /// The run cannot be expressed as a valid Richie payload: permanent.
+    Invalid(String),
+    /// Reading the LMS failed: retry.
+    LmsFailed(LmsError),
+}
+
+/// The decision a caller acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    /// Synced everywhere it should be.
+    Done,
+    /// Not retried: Richie or the LMS refused it for good (reported and logged).
+    Rejected,
+    /// Retry later: something failed that may work next time.
+    Retry,
+}
+
+impl CourseOutcome {
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            CourseOutcome::NotFound | CourseOutcome::Invalid(_) => Verdict::Rejected,
+            CourseOutcome::LmsFailed(_) => Verdict::Retry,
+            CourseOutcome::Delivered(targets) => targets
+                .iter()
+                .map(|(_, o)| match o {
+                    TargetOutcome::Synced | TargetOutcome::Skipped => Verdict::Done,
+                    TargetOutcome::Rejected(_) => Verdict::Rejected,
+                    TargetOutcome::Failed(_) => Verdict::Retry,
+                })
+                .max()
+                .unwrap_or(Verdict::Done),
+        }
+    }
+
+    /// Targets that answered like a misconfigured deployment (401/403, wrong URL).
+    pub fn configuration_errors(&self) -> impl Iterator<Item = (&str, &RichieError)> {
+        let targets: &[(String, TargetOutcome)] = match self {
+            CourseOutcome::Delivered(t) => t,
+            _ => &[],
+        };
+        targets.iter().filter_map(|(name, o)| match o {
+            TargetOutcome::Failed(e) if e.is_configuration() => Some((name.as_str(), e)),
+            _ => None,
+        })
+    }
+
+    /// `true` when the LMS refused our credentials/permissions (a configuration error).
+    pub fn lms_configuration_error(&self) -> bool {
+        matches!(
+            self,
+            CourseOutcome::LmsFailed(
+                LmsError::Unauthorized { .. }
+                    | LmsError::Forbidden { .. }
+                    | LmsError::Credentials(_)
+            )
+        )
+    }
+
+    /// A short machine-friendly status.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CourseOutcome::NotFound => "not_found",
+            CourseOutcome::Invalid(_) => "invalid",
+            CourseOutcome::LmsFailed(_) => "lms_failed",
+            CourseOutcome::Delivered(_) => match self.verdict() {
+                Verdict::Done => "synced",
+                Verdict::Rejected => "rejected",
+                Verdict::Retry => "failed",
+            },
+        }
+    }
+
+    /// JSON summary for HTTP answers and invocation results (target names, no secrets).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            CourseOutcome::Delivered(targets) => {
+                let map: serde_json::Map<String, serde_json::Value> = targets
+                    .iter()
+                    .map(|(name, o)| {
+                        let v = match o {
+                            TargetOutcome::Synced => json!("synced"),
+                            TargetOutcome::Skipped => json!("skipped"),
+                            TargetOutcome::Rejected(m) => json!({"rejected": m}),
+                            TargetOutcome::Failed(e) => json!({"failed": e.kind()}),
+                        };
+                        (name.clone(), v)
+                    })
+                    .collect();
+                json!({"status": self.label(), "targets": map})
+            }
+            CourseOutcome::Invalid(reason) => json!({"status": self.label(), "reason": reason}),
+            CourseOutcome::LmsFailed(e) => json!({"status": self.label(), "reason": e.kind()}),
+            CourseOutcome::NotFound => json!({"status": self.label()}),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CourseReport {
+    pub course_id: String,
+    pub outcome: CourseOutcome,
+}
+
+/// What a full resync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResyncReport {
+    /// Distinct course ids the course list gave.
+    pub listed: usize,
+    /// Courses synced to every target that wanted them.
+    pub synced: usize,
+    /// Permanent refusals: (course id, target or "lms", message).
+    pub rejected: Vec<(String, String, String)>,
+    /// Courses to retry (LMS read failed, or a target failed for them).
+    pub failed: Vec<String>,
+    /// Targets that looked misconfigured, with the first error seen.
+    pub configuration_errors: BTreeMap<String, RichieError>,
+    /// The course list itself failed (the resync is incomplete).
+    pub list_error: Option<LmsError>,
+    /// Requests made to Richie (list form).
+    pub richie_requests: usize,
+}
+
+impl ResyncReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "status": if self.list_error.is_some() || !self.configuration_errors.is_empty() || !self.failed.is_empty() { "incomplete" } else { "done" },
+            "listed": self.listed,
+            "synced": self.synced,
+            "rejected": self.rejected.iter().map(|(c, t, m)| serde_json::json!({"course_id": c, "target": t, "message": m})).collect::<Vec<_>>(),
+            "failed": self.failed,
+            "configuration_errors": self.configuration_errors.iter().map(|(t, e)| (t.clone(), serde_json::json!(e.to_string()))).collect::<serde_json::Map<_, _>>(),
+            "list_error": self.list_error.as_ref().map(|e| e.to_string()),
+            "richie_requests": self.richie_requests,
+        })
+    }
+}
+
+/// The forwarder's core.
+pub struct Syncer<L, R> {
+    lms: Arc<L>,
+    richie: Arc<R>,
+    payload: PayloadConfig,
+    settings: SyncSettings,
+}
+
+fn answer_for_link(answer: &RichieAnswer, link: &str) -> TargetOutcome {
+    match answer {
+        RichieAnswer::Synced => TargetOutcome::Synced,
+        RichieAnswer::Rejected { message } => TargetOutcome::Rejected(message.clone()),
+        RichieAnswer::Partial { failed } => match failed.get(link) {
+            Some(message) => TargetOutcome::Rejected(message.clone()),
+            None => TargetOutcome::Synced,
+        },
+    }
+}
+
+fn log_target(course_id: &str, target: &str, outcome: &TargetOutcome) {
+    match outcome {
+        TargetOutcome::Synced => tracing::debug!(course_id, target, "course run synced"),
+        TargetOutcome::Skipped => {
+            tracing::debug!(course_id, target, "course run skipped (org filter)")
+        }
+        TargetOutcome::Rejected(message) => {
+            tracing::warn!(course_id, target, richie_message = %message, "Richie rejected the course run (not retried)")
+        }
+        TargetOutcome::Failed(err) if err.is_configuration() => tracing::error!(
+            course_id, target, error = %err, error_kind = err.kind(),
+            "Richie target is misconfigured (secret or URL); the course will be retried"
+        ),
+        TargetOutcome::Failed(err) => {
+            tracing::error!(course_id, target, error = %err, error_kind = err.kind(), "delivery to Richie failed; will retry")
+        }
+    }
+}
+
+struct Fetched {
+    course_id: String,
+    run: Result<Option<CourseRun>, LmsError>,
+}
+
+impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
+    pub fn new(
+        lms: Arc<L>,
+        richie: Arc<R>,
+        payload: PayloadConfig,
+        settings: SyncSettings,
+    ) -> Self {
+        Syncer {
+            lms,
+            richie,
+            payload,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &SyncSettings {
+        &self.settings
+    }
+
+    fn payload_for(
+        &self,
+        run: &CourseRun,
+        request: Option<&SyncRequest>,
+        target: &RichieTarget,
+    ) -> Result<RichiePayload, PayloadError> {
+        build_payload(
+            run,
+            request.and_then(|r| r.snapshot.as_ref()),
+            &self.payload,
+            target.resource_link_template.as_deref(),
+        )
+    }
+
+    async fn deliver_one(&self, target: &RichieTarget, payload: &RichiePayload) -> TargetOutcome {
+        // Serialise once; the client signs and sends exactly these bytes.
+        let body = match serde_json::to_vec(payload) {
+            Ok(b) => b,
+            Err(e) => return TargetOutcome::Rejected(format!("cannot serialise payload: {e}")),
+        };
+        match self.richie.deliver(target, body).await {
+            Ok(answer) => answer_for_link(&answer, &payload.resource_link),
+            Err(err) => TargetOutcome::Failed(err),
+        }
+    }
+
+    /// Synchronise one course to every target.
+    pub async fn sync_course(
+        &self,
+        targets: &[RichieTarget],
+        request: &SyncRequest,
+    ) -> CourseReport {
+        let course_id = request.course_id.clone();
+        let outcome = match course_org(&course_id) {
+            None => CourseOutcome::Invalid(
+                PayloadError::UnsupportedCourseKey(course_id.clone()).to_string(),
+            ),
+            Some(org) => match self.lms.course_run(&course_id).await {
+                Err(err) => CourseOutcome::LmsFailed(err),
+                Ok(None) => CourseOutcome::NotFound,
+                Ok(Some(run)) => {
+                    let (run, org) = (&run, org.as_str());
+                    let deliveries = targets.iter().map(|target| async move {
+                        let outcome = if !target.accepts_org(org) {
+                            TargetOutcome::Skipped
+                        } else {
+                            match self.payload_for(run, Some(request), target) {
+                                Ok(payload) => self.deliver_one(target, &payload).await,
+                                Err(err) => return Err(err),
+                            }
+                        };
+                        Ok((target.name.clone(), outcome))
+                    });
+                    match futures_util::future::join_all(deliveries)
+                        .await
+                        .into_iter()
+                        .collect::<Result<Vec<_>, _>>()
+                    {
+                        Ok(results) => CourseOutcome::Delivered(results),
+                        Err(err) => CourseOutcome::Invalid(err.to_string()),
+                    }
+                }
+            },
+        };
+        match &outcome {
+            CourseOutcome::Delivered(results) => results
+                .iter()
+                .for_each(|(t, o)| log_target(&course_id, t, o)),
+            CourseOutcome::NotFound => {
+                tracing::warn!(course_id, "the LMS does not know this course (not retried)")
+            }
+            CourseOutcome::Invalid(reason) => tracing::warn!(
+                course_id,
+                reason,
+                "course run cannot be sent to Richie (not retried)"
+            ),
+            CourseOutcome::LmsFailed(err) if outcome.lms_configuration_error() => {
+                tracing::error!(course_id, error = %err, error_kind = err.kind(), "the LMS refused our credentials; will retry")
+            }
+            CourseOutcome::LmsFailed(err) => {
+                tracing::error!(course_id, error = %err, error_kind = err.kind(), "reading the course from the LMS failed; will retry")
+            }
+        }
+        CourseReport { course_id, outcome }
+    }
+
+    /// Synchronise several courses (bounded concurrency), reports in request order.
+    pub async fn sync_courses(
+        &self,
+        targets: &[RichieTarget],
+        requests: &[SyncRequest],
+    ) -> Vec<CourseReport> {
+        stream::iter(requests)
+            .map(|r| self.sync_course(targets, r))
+            .buffered(self.settings.course_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Every course of the LMS, in Richie's list form, `chunk_size` runs per request.
+    pub async fn resync_all(&self, targets: &[RichieTarget]) -> ResyncReport {
+        let mut report = ResyncReport::default();
+        let fetched = self.fetch_all(&mut report).await;
+
+        // course id → worst outcome over targets; rejected/failed detail recorded on the way.
+        let mut state: BTreeMap<String, Verdict> = BTreeMap::new();
+        let mut chunks: Vec<(usize, Vec<(String, RichiePayload)>)> = Vec::new();
+        for f in &fetched {
+            match &f.run {
+                Err(err) => {
+                    tracing::error!(course_id = %f.course_id, error = %err, error_kind = err.kind(), "reading the course from the LMS failed; will retry");
+                    state.insert(f.course_id.clone(), Verdict::Retry);
+                }
+                Ok(None) => {
+                    // Listed a moment ago, gone now (deleted): nothing to sync.
+                    tracing::info!(course_id = %f.course_id, "course disappeared from the LMS during the resync");
+                }
+                Ok(Some(_)) => {
+                    state.insert(f.course_id.clone(), Verdict::Done);
+                }
+            }
+        }
+        for (index, target) in targets.iter().enumerate() {
+            let mut runs: Vec<(String, RichiePayload)> = Vec::new();
+            for f in &fetched {
+                let Ok(Some(run)) = &f.run else { continue };
+                let Some(org) = course_org(&f.course_id) else {
+                    report.rejected.push((
+                        f.course_id.clone(),
+                        target.name.clone(),
+                        PayloadError::UnsupportedCourseKey(f.course_id.clone()).to_string(),
+                    ));
+                    state.insert(f.course_id.clone(), Verdict::Rejected);
+                    continue;
+                };
+                if !target.accepts_org(&org) {
+                    continue;
+                }
+                match self.payload_for(run, None, target) {
+                    Ok(payload) => runs.push((f.course_id.clone(), payload)),
+                    Err(err) => {
+                        tracing::warn!(course_id = %f.course_id, target = %target.name, reason = %err, "course run cannot be sent to Richie (not retried)");
+                        report.rejected.push((
+                            f.course_id.clone(),
+                            target.name.clone(),
+                            err.to_string(),
+                        ));
+                        let slot = state.entry(f.course_id.clone()).or_insert(Verdict::Done);
+                        *slot = (*slot).max(Verdict::Rejected);
+                    }
+                }
+            }
+            let size = self.settings.chunk_size.max(1);
+            let mut rest = runs;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(size));
+                chunks.push((index, rest));
+                rest = tail;
+            }
+        }
+
+        let broken: Vec<AtomicBool> = targets.iter().map(|_| AtomicBool::new(false)).collect();
+        let broken = &broken;
+        let deliveries = stream::iter(chunks)
+            .map(|(index, chunk)| async move {
+                let target = &targets[index];
+                if broken[index].load(Ordering::Relaxed) {
+                    return (index, chunk, None);
+                }
+                let list: Vec<&RichiePayload> = chunk.iter().map(|(_, p)| p).collect();
+                let answer = match serde_json::to_vec(&list) {
+                    Ok(body) => self.richie.deliver(target, body).await,
+                    Err(e) => Ok(RichieAnswer::Rejected {
+                        message: format!("cannot serialise payload: {e}"),
+                    }),
+                };
+                if let Err(err) = &answer {
+                    if err.is_configuration() {
+                        broken[index].store(true, Ordering::Relaxed);
+                    }
+                }
+                (index, chunk, Some(answer))
+            })
+            .buffer_unordered(self.settings.delivery_concurrency.max(1));
+        let results: Vec<_> = deliveries.collect().await;
+
+        for (index, chunk, answer) in results {
+            let target = &targets[index];
+            let outcome_of = |link: &str| -> TargetOutcome {
+                match &answer {
+                    // Not sent: an earlier chunk showed the target is misconfigured.
+                    None => TargetOutcome::Failed(RichieError::Unexpected {
+                        status: 0,
+                        message: "target skipped after a configuration error".into(),
+                    }),
+                    Some(Ok(a)) => answer_for_link(a, link),
+                    Some(Err(e)) => TargetOutcome::Failed(e.clone()),
+                }
+            };
+            if answer.is_some() {
+                report.richie_requests += 1;
+            }
+            if let Some(Err(err)) = &answer {
+                if err.is_configuration() {
+                    report
+                        .configuration_errors
+                        .entry(target.name.clone())
+                        .or_insert_with(|| err.clone());
+                    tracing::error!(target = %target.name, error = %err, error_kind = err.kind(), "Richie target is misconfigured (secret or URL)");
+                } else {
+                    tracing::error!(target = %target.name, error = %err, error_kind = err.kind(), courses = chunk.len(), "delivery of a resync chunk failed; its courses will be retried");
+                }
+            }
+            for (course_id, payload) in &chunk {
+                let outcome = outcome_of(&payload.resource_link);
+                let verdict = match &outcome {
+                    TargetOutcome::Synced | TargetOutcome::Skipped => Verdict::Done,
+                    TargetOutcome::Rejected(message) => {
+                        tracing::warn!(course_id = %course_id, target = %target.name, richie_message = %message, "Richie rejected the course run (not retried)");
+                        report.rejected.push((
+                            course_id.clone(),
+                            target.name.clone(),
+                            message.clone(),
+                        ));
+                        Verdict::Rejected
+                    }
+                    TargetOutcome::Failed(_) => Verdict::Retry,
+                };
+                let slot = state.entry(course_id.clone()).or_insert(Verdict::Done);
+                *slot = (*slot).max(verdict);
+            }
+        }
+        report.rejected.sort();
+        report.synced = state.values().filter(|v| **v == Verdict::Done).count();
+        report.failed = state
+            .iter()
+            .filter(|(_, v)| **v == Verdict::Retry)
+            .map(|(c, _)| c.clone())
+            .collect();
+        report
+    }
+
+    /// Page through the course list and read every course (bounded concurrency).
+    async fn fetch_all(&self, report: &mut ResyncReport) -> Vec<Fetched> {
+        let lms = &self.lms;
+        let page_size = self.settings.page_size.max(1);
+        let pages = stream::unfold(Some(1u32), move |page| async move {
+            let number = page?;
+            match lms.list_courses(number, page_size).await {
+                Ok(p) => {
+                    let next = p.next_page.filter(|n| *n > number && *n <= MAX_PAGES);
+                    Some((Ok(p.course_ids), next))
+                }
+                Err(err) => Some((Err(err), None)),
+            }
+        });
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut list_error: Option<LmsError> = None;
+        let ids = pages.flat_map(|page| {
+            let items: Vec<Result<String, LmsError>> = match page {
+                Ok(ids) => ids.into_iter().map(Ok).collect(),
+                Err(err) => vec![Err(err)],
+            };
+            stream::iter(items)
+        });
+        let fetched: Vec<Option<Fetched>> = ids
+            .filter_map(|item| {
+                let keep = match item {
+                    Ok(id) => seen.insert(id.clone()).then_some(id),
+                    Err(err) => {
+                        tracing::error!(error = %err, error_kind = err.kind(), "reading the course list failed; the resync is incomplete");
+                        list_error = Some(err);
+                        None
+                    }
+                };
+                futures_util::future::ready(keep)
+            })
+            .map(|course_id| async move {
+                let run = self.lms.course_run(&course_id).await;
+                Some(Fetched { course_id, run })
+            })
+            .buffer_unordered(self.settings.course_concurrency.max(1))
+            .collect()
+            .await;
+        report.list_error = list_error;
+        let fetched: Vec<Fetched> = fetched.into_iter().flatten().collect();
+        report.listed = fetched.len();
+        fetched
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edx_hooks_shared::openedx::CoursePage;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    struct FakeLms {
+        runs: HashMap<String, CourseRun>,
+        failing: HashSet<String>,
+        page_size_seen: Mutex<Vec<u32>>,
+    }
+
+    impl FakeLms {
+        fn with(ids: &[&str]) -> Self {
+            let runs = ids
+                .iter()
+                .map(|id| {
+                    let run = CourseRun {
+                        course_id: (*id).into(),
+                        start: Some("2030-01-01T00:00:00Z".into()),
+                        language: Some("fr".into()),
+                        ..CourseRun::default()
+                    };
+                    ((*id).to_owned(), run)
+                })
+                .collect();
+            FakeLms {
+                runs,
+                failing: HashSet::new(),
+                page_size_seen: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl CatalogLms for FakeLms {
+        async fn course_run(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
+            if self.failing.contains(course_id) {
+                return Err(LmsError::Timeout {
+                    operation: "course_detail",
+                    attempts: 3,
+                });
+            }
+            Ok(self.runs.get(course_id).cloned())
+        }
+        async fn list_courses(&self, page: u32, page_size: u32) -> Result<CoursePage, LmsError> {
+            self.page_size_seen.lock().unwrap().push(page_size);
+            let mut ids: Vec<String> = self.runs.keys().cloned().collect();
+            ids.extend(self.failing.iter().cloned());
+            ids.sort();
+            let start = ((page - 1) * page_size) as usize;
+            let end = (start + page_size as usize).min(ids.len());
+            Ok(CoursePage {
+                course_ids: ids
+                    .get(start..end)
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default(),
+                next_page: (end < ids.len()).then_some(page + 1),
+                total: Some(ids.len() as u64),
+            })
+        }
+    }
+
+    /// Richie double: per target name, a fixed behaviour; records every body.
+    #[derive(Default)]
+    struct FakeRichie {
+        unknown_codes: Vec<String>,
+        down: HashSet<String>,
+        bad_secret: HashSet<String>,
+        bodies: Mutex<Vec<(String, serde_json::Value)>>,
+    }
+
+    impl RichieApi for FakeRichie {
+        async fn deliver(
+            &self,
+            target: &RichieTarget,
+            body: Vec<u8>,
+        ) -> Result<RichieAnswer, RichieError> {
+            let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            self.bodies
+                .lock()
+                .unwrap()
+                .push((target.name.clone(), value.clone()));
+            if self.down.contains(&target.name) {
+                return Err(RichieError::Unavailable {
+                    status: 503,
+                    attempts: 2,
+                });
+            }
+            if self.bad_secret.contains(&target.name) {
+                return Err(RichieError::Unauthorized {
+                    status: 401,
+                    message: "Invalid authentication.".into(),
+                });
+            }
+            let check = |item: &serde_json::Value| -> Option<String> {
+                let link = item["resource_link"].as_str().unwrap();
+                self.unknown_codes
+                    .iter()
+                    .find(|c| link.contains(&format!("+{c}+")))
+                    .map(|c| format!("resource_link: Unknown course: {}.", c.to_uppercase()))
+            };
+            match &value {
+                serde_json::Value::Array(items) => {
+                    let failed: BTreeMap<String, String> = items
+                        .iter()
+                        .filter_map(|i| {
+                            check(i).map(|m| (i["resource_link"].as_str().unwrap().to_owned(), m))
+                        })
+                        .collect();
+                    Ok(if failed.is_empty() {
+                        RichieAnswer::Synced
+                    } else {
+                        RichieAnswer::Partial { failed }
+                    })
+                }
+                item => Ok(match check(item) {
+                    Some(message) => RichieAnswer::Rejected { message },
+                    None => RichieAnswer::Synced,
+                }),
+            }
+        }
+    }
+
+    fn target(name: &str) -> RichieTarget {
+        let mut t =
+            RichieTarget::new(&format!("http://{name}/api/v1.0/course-runs-sync/"), "s").unwrap();
+        t.name = name.into();
+        t
+    }
+
+    fn syncer(lms: FakeLms, richie: FakeRichie, chunk: usize) -> Syncer<FakeLms, FakeRichie> {
+        Syncer::new(
+            Arc::new(lms),
+            Arc::new(richie),
+            PayloadConfig::new("lms.test"),
+            SyncSettings {
+                chunk_size: chunk,
+                page_size: 3,
+                ..SyncSettings::default()
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn one_course_many_targets_partial_failure() {
+        let mut richie = FakeRichie::default();
+        richie.down.insert("b".into());
+        let mut t_c = target("c");
+        t_c.orgs = Some(vec!["OtherOrg".into()]);
+        let s = syncer(FakeLms::with(&["course-v1:edX+DemoX+Demo"]), richie, 50);
+        let report = s
+            .sync_course(
+                &[target("a"), target("b"), t_c],
+                &SyncRequest::course("course-v1:edX+DemoX+Demo"),
+            )
+            .await;
+        let CourseOutcome::Delivered(results) = &report.outcome else {
+            panic!("{report:?}")
+        };
+        assert_eq!(results[0], ("a".into(), TargetOutcome::Synced));
+        assert!(matches!(
+            results[1].1,
+            TargetOutcome::Failed(RichieError::Unavailable { .. })
+        ));
+        assert_eq!(results[2], ("c".into(), TargetOutcome::Skipped));
+        assert_eq!(report.outcome.verdict(), Verdict::Retry);
+        let bodies = s.richie.bodies.lock().unwrap();
+        assert_eq!(bodies.len(), 2, "a and b were both tried");
+        assert_eq!(bodies[0].1["languages"], serde_json::json!(["fr"]));
+    }
+
+    #[tokio::test]
+    async fn verdicts() {
+        let mut richie = FakeRichie::default();
+        richie.unknown_codes.push("Nope".into());
+        richie.bad_secret.insert("bad".into());
+        let mut lms = FakeLms::with(&["course-v1:edX+Nope+1", "course-v1:edX+DemoX+1"]);
+        lms.failing.insert("course-v1:edX+Flaky+1".into());
+        let s = syncer(lms, richie, 50);
+        let a = [target("a")];
+        let rejected = s
+            .sync_course(&a, &SyncRequest::course("course-v1:edX+Nope+1"))
+            .await;
+        assert_eq!(rejected.outcome.verdict(), Verdict::Rejected);
+        assert_eq!(rejected.outcome.label(), "rejected");
+        assert_eq!(
+            s.sync_course(&a, &SyncRequest::course("course-v1:edX+Missing+1"))
+                .await
+                .outcome,
+            CourseOutcome::NotFound
+        );
+        assert_eq!(
+            s.sync_course(&a, &SyncRequest::course("course-v1:edX+Flaky+1"))
+                .await
+                .outcome
+                .verdict(),
+            Verdict::Retry
+        );
+        assert!(matches!(
+            s.sync_course(&a, &SyncRequest::course("ccx-v1:edX+DemoX+1+ccx@2"))
+                .await
+                .outcome,
+            CourseOutcome::Invalid(_)
+        ));
+        let bad = s
+            .sync_course(
+                &[target("bad")],
+                &SyncRequest::course("course-v1:edX+DemoX+1"),
+            )
+            .await;
+        assert_eq!(bad.outcome.verdict(), Verdict::Retry);
+        assert_eq!(bad.outcome.configuration_errors().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn resync_pages_chunks_and_partial_answers() {
+        let ids: Vec<String> = (0..10).map(|i| format!("course-v1:edX+C{i}+run")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut lms = FakeLms::with(&refs);
+        lms.failing.insert("course-v1:edX+Flaky+run".into());
+        let mut richie = FakeRichie::default();
+        richie.unknown_codes.push("C3".into());
+        let s = syncer(lms, richie, 4);
+        let report = s.resync_all(&[target("a")]).await;
+        assert_eq!(report.listed, 11);
+        assert_eq!(report.synced, 9);
+        assert_eq!(report.failed, vec!["course-v1:edX+Flaky+run".to_owned()]);
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].2, "resource_link: Unknown course: C3.");
+        assert_eq!(report.richie_requests, 3, "10 runs in chunks of 4");
+        assert!(
+            s.lms.page_size_seen.lock().unwrap().len() >= 4,
+            "paged by 3"
+        );
+        let bodies = s.richie.bodies.lock().unwrap();
+        assert!(bodies.iter().all(|(_, b)| b.is_array()));
+    }
+
+    #[tokio::test]
+    async fn resync_stops_hammering_a_misconfigured_target_but_serves_the_others() {
+        let ids: Vec<String> = (0..10).map(|i| format!("course-v1:edX+C{i}+run")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut richie = FakeRichie::default();
+        richie.bad_secret.insert("bad".into());
+        let mut s = syncer(FakeLms::with(&refs), richie, 2);
+        s.settings.delivery_concurrency = 1;
+        let report = s.resync_all(&[target("bad"), target("good")]).await;
+        assert!(report.configuration_errors.contains_key("bad"));
+        assert_eq!(
+            report.failed.len(),
+            10,
+            "every course still owes the bad target"
+        );
+        let bodies = s.richie.bodies.lock().unwrap();
+        assert_eq!(bodies.iter().filter(|(t, _)| t == "good").count(), 5);
+        assert_eq!(
+            bodies.iter().filter(|(t, _)| t == "bad").count(),
+            1,
+            "no more chunks after the 401"
+        );
+    }
+}
