@@ -90,40 +90,50 @@ fn decode_hex_signature(header: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Check an `X-Lernito-Signature` header against every secret and every accepted
-/// form. Returns the form that matched.
+/// Check a hex signature (either case) against every `(secret, message)` pair
+/// and return the index of the first message it signs.
 ///
 /// Every candidate MAC is computed and compared in constant time, and the results
-/// are combined without branching, so timing reveals neither which secret or form
-/// matched nor how many leading bytes of a forged signature were right. A header
-/// that is not 64 hex characters is compared against a dummy value and then
-/// rejected, so it takes the same path as a wrong signature.
+/// are combined without branching, so timing reveals neither which secret or
+/// message matched nor how many leading bytes of a forged signature were right. A
+/// header that is not 64 hex characters is compared against a dummy value and
+/// then rejected, so it takes the same path as a wrong signature. Empty secrets
+/// are skipped: they would let anyone sign.
+pub fn verify_hex_any<S: AsRef<[u8]>>(
+    header: &str,
+    secrets: &[S],
+    messages: &[&[u8]],
+) -> Option<usize> {
+    let decoded = decode_hex_signature(header.trim());
+    let well_formed = Choice::from(u8::from(decoded.is_some()));
+    let presented = decoded.unwrap_or([0u8; 32]);
+    let mut matched = vec![Choice::from(0); messages.len()];
+    for secret in secrets.iter().map(AsRef::as_ref).filter(|s| !s.is_empty()) {
+        for (slot, message) in matched.iter_mut().zip(messages) {
+            *slot |= mac(secret, message).ct_eq(&presented);
+        }
+    }
+    let mut result = None;
+    // Report the first matching message; no data-dependent early exit.
+    for (index, slot) in matched.iter().enumerate().rev() {
+        if bool::from(*slot & well_formed) {
+            result = Some(index);
+        }
+    }
+    result
+}
+
+/// Check an `X-Lernito-Signature` header against every secret and every accepted
+/// form (see [`verify_hex_any`] for the constant-time guarantees). Returns the
+/// form that matched.
 pub fn verify_lernito<S: AsRef<[u8]>>(
     header: &str,
     secrets: &[S],
     messages: &SignedMessages<'_>,
 ) -> Option<SignedForm> {
-    let decoded = decode_hex_signature(header.trim());
-    let well_formed = Choice::from(u8::from(decoded.is_some()));
-    let presented = decoded.unwrap_or([0u8; 32]);
-    let mut matched: [Choice; 3] = [Choice::from(0); 3];
-    for secret in secrets {
-        if secret.as_ref().is_empty() {
-            continue; // an empty secret would let anyone sign
-        }
-        for (slot, (_, message)) in matched.iter_mut().zip(messages.forms()) {
-            *slot |= mac(secret.as_ref(), message).ct_eq(&presented);
-        }
-    }
     let forms = messages.forms();
-    let mut result = None;
-    // Report the first matching form; the loop has no data-dependent early exit.
-    for (slot, (form, _)) in matched.iter().zip(forms.iter()).rev() {
-        if bool::from(*slot & well_formed) {
-            result = Some(*form);
-        }
-    }
-    result
+    let bytes: [&[u8]; 3] = [forms[0].1, forms[1].1, forms[2].1];
+    verify_hex_any(header, secrets, &bytes).map(|index| forms[index].0)
 }
 
 /// The `Authorization` header value Richie expects for `body`:

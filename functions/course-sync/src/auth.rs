@@ -8,7 +8,7 @@
 
 use subtle::{Choice, ConstantTimeEq};
 
-use edx_hooks_shared::signature::mac;
+use edx_hooks_shared::signature::{mac, verify_hex_any};
 
 pub const SIGNATURE_HEADER: &str = "x-edx-hooks-signature";
 pub const TOKEN_PARAM: &str = "token";
@@ -35,20 +35,6 @@ impl AuthMethod {
     }
 }
 
-fn decode_hex_32(text: &str) -> Option<[u8; 32]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let hi = (pair[0] as char).to_digit(16)?;
-        let lo = (pair[1] as char).to_digit(16)?;
-        *slot = (hi * 16 + lo) as u8;
-    }
-    Some(out)
-}
-
 /// Does `presented` equal one of `secrets`?
 pub fn token_matches<S: AsRef<str>>(presented: &str, secrets: &[S]) -> bool {
     if presented.is_empty() || presented.len() > MAX_CREDENTIAL_LEN {
@@ -68,18 +54,8 @@ pub fn token_matches<S: AsRef<str>>(presented: &str, secrets: &[S]) -> bool {
 
 /// Is `header` the hex HMAC-SHA256 of `body` under one of `secrets`? Either case.
 pub fn signature_matches<S: AsRef<str>>(header: &str, secrets: &[S], body: &[u8]) -> bool {
-    let decoded = decode_hex_32(header.trim());
-    let well_formed = Choice::from(u8::from(decoded.is_some()));
-    let presented = decoded.unwrap_or([0u8; 32]);
-    let mut matched = Choice::from(0);
-    for secret in secrets {
-        let secret = secret.as_ref();
-        if secret.is_empty() {
-            continue;
-        }
-        matched |= mac(secret.as_bytes(), body).ct_eq(&presented);
-    }
-    bool::from(matched & well_formed)
+    let secrets: Vec<&[u8]> = secrets.iter().map(|s| s.as_ref().as_bytes()).collect();
+    verify_hex_any(header, &secrets, &[body]).is_some()
 }
 
 /// Check whichever credentials the request carries.

@@ -12,11 +12,7 @@ use crate::payload::{
 };
 use crate::sync::SyncSettings;
 
-/// Local default: the LMS emulator started by `scripts/run-local`.
-pub const LOCAL_LMS_URL: &str = "http://127.0.0.1:8300";
-/// Local default OAuth2 client known to the LMS emulator (not a real credential).
-pub const LOCAL_CLIENT_ID: &str = "edx-hooks-local";
-pub const LOCAL_CLIENT_SECRET: &str = "edx-hooks-local-secret";
+pub use edx_hooks_shared::openedx::config::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
 /// Default time an HTTP request may spend syncing before it is queued instead
 /// (API Gateway gives up after 30 s).
 pub const DEFAULT_HTTP_BUDGET: Duration = Duration::from_secs(20);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
 
+use edx_hooks_shared::openedx::config::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
 use edx_hooks_shared::openedx::rest::{credential_cache, credentials_from_env};
 use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
 use edx_hooks_shared::secrets::{
@@ -14,12 +15,6 @@ use edx_hooks_shared::secrets::{
 };
 
 use crate::service::{Reply, WebhookService, SIGNATURE_HEADER};
-
-/// Local default: the LMS emulator started by `scripts/run-local`.
-pub const LOCAL_LMS_URL: &str = "http://127.0.0.1:8300";
-/// Local default OAuth2 client known to the LMS emulator (not a real credential).
-pub const LOCAL_CLIENT_ID: &str = "edx-hooks-local";
-pub const LOCAL_CLIENT_SECRET: &str = "edx-hooks-local-secret";
 
 /// The webhook secret: Secrets Manager when `LERNITO_SECRET_ARN` is set, otherwise
 /// `LERNITO_WEBHOOK_SECRET` (comma-separated list allowed) for local runs.

@@ -4,6 +4,12 @@ use std::time::Duration;
 
 use super::retry::RetryPolicy;
 
+/// Local-run default: the LMS emulator started by `scripts/run-local`.
+pub const LOCAL_LMS_URL: &str = "http://127.0.0.1:8300";
+/// Local-run default OAuth2 client known to the LMS emulator (not a real credential).
+pub const LOCAL_CLIENT_ID: &str = "edx-hooks-local";
+pub const LOCAL_CLIENT_SECRET: &str = "edx-hooks-local-secret";
+
 /// Which REST endpoint creates enrollment allowances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowanceApi {
