@@ -1,3 +1,4 @@
 pub mod lms_emulator;
 pub mod richie_server;
 pub mod support;
+pub mod webhook_harness;

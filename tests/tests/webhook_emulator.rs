@@ -1,103 +1,33 @@
 //! The enrollment webhook end to end against the LMS emulator: real HTTP, real
 //! OAuth2 token flow, real retries; the emulator follows edx-platform's contract.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edx_hooks_shared::canonical_json::{self, Separators};
-use edx_hooks_shared::openedx::rest::credential_cache;
-use edx_hooks_shared::openedx::retry::RetryPolicy;
-use edx_hooks_shared::openedx::{AllowanceApi, OpenEdxClient, OpenEdxConfig};
-use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
+use edx_hooks_shared::openedx::AllowanceApi;
 use edx_hooks_shared::signature::{sign_hex, sign_lernito};
-use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator, ReleaseProfile};
-use enrollment_webhook::service::{Reply, WebhookService};
-
-const SECRET: &str = "integration-secret";
-const PATH: &str = "/api/lernito/webhook/";
-const DEMO: &str = "course-v1:edX+DemoX+Demo_Course";
-const E2E: &str = "course-v1:edX+E2E-101+course";
-
-struct Harness {
-    lms: LmsEmulator,
-    service: WebhookService<OpenEdxClient>,
-}
-
-fn client_config(base_url: String, concurrency: usize, api: AllowanceApi) -> OpenEdxConfig {
-    OpenEdxConfig {
-        base_url,
-        request_timeout: Duration::from_millis(800),
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        },
-        max_concurrency: concurrency,
-        allowance_api: api,
-        ..OpenEdxConfig::default()
-    }
-}
+use edx_hooks_tests::lms_emulator::{CourseInfo, ReleaseProfile};
+use edx_hooks_tests::webhook_harness::{
+    client, payload, service_for, sign, Harness, HarnessOptions, DEMO, E2E, PATH, SECRET,
+};
+use enrollment_webhook::service::Reply;
 
 async fn harness_with(
     profile: ReleaseProfile,
     concurrency: usize,
     secrets: Vec<String>,
 ) -> Harness {
-    let lms = LmsEmulator::start(EmulatorConfig {
+    Harness::start(HarnessOptions {
         profile,
-        ..EmulatorConfig::default()
+        concurrency,
+        webhook_secrets: secrets,
+        ..HarnessOptions::default()
     })
-    .await;
-    {
-        let mut state = lms.state();
-        state.add_user("svc", "svc@example.com", true, true);
-        state.add_oauth_client("edx-hooks", "s3cret", "svc");
-        state.add_user("learner", "learner@example.com", false, true);
-        state.add_course(DEMO, CourseInfo::named("Demo"));
-        state.add_course(E2E, CourseInfo::named("E2E"));
-    }
-    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
-        "test",
-        vec![r#"{"client_id": "edx-hooks", "client_secret": "s3cret"}"#.into()],
-    )));
-    let client = OpenEdxClient::new(
-        client_config(lms.base_url(), concurrency, AllowanceApi::Auto),
-        credentials,
-    )
-    .expect("client");
-    let webhook_secrets = Arc::new(SecretCache::new(
-        SecretSource::Static(StaticSecret::new("test", secrets)),
-        Duration::from_secs(300),
-        Duration::from_secs(30),
-    ));
-    Harness {
-        lms,
-        service: WebhookService::new(Arc::new(client), webhook_secrets),
-    }
+    .await
 }
 
 async fn harness() -> Harness {
-    harness_with(ReleaseProfile::Sumac, 8, vec![SECRET.into()]).await
-}
-
-fn payload(email: &str, courses: &[&str]) -> String {
-    let ids: Vec<String> = courses.iter().map(|c| format!("\"{c}\"")).collect();
-    format!(
-        r#"{{"email": "{email}", "name": "Test", "family": "User", "username": "testuser", "courseIds": [{}]}}"#,
-        ids.join(", ")
-    )
-}
-
-fn sign(body: &str) -> String {
-    let parsed = canonical_json::parse(body.as_bytes()).expect("test payload is JSON");
-    sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default)
-}
-
-impl Harness {
-    async fn post(&self, body: &str) -> Reply {
-        self.service
-            .handle("POST", PATH, Some(&sign(body)), body.as_bytes())
-            .await
-    }
+    Harness::default().await
 }
 
 fn assert_reply(reply: &Reply, status: u16, body: &str) {
@@ -192,21 +122,11 @@ async fn inactive_enrollment_is_reactivated() {
 #[tokio::test]
 async fn master_v2_allowance_endpoint_is_idempotent() {
     let h = harness_with(ReleaseProfile::Master, 8, vec![SECRET.into()]).await;
-    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
-        "test",
-        vec![r#"{"client_id": "edx-hooks", "client_secret": "s3cret"}"#.into()],
-    )));
-    let client = OpenEdxClient::new(
-        client_config(h.lms.base_url(), 8, AllowanceApi::ViewSet),
-        credentials,
-    )
-    .unwrap();
-    let secrets = Arc::new(SecretCache::new(
-        SecretSource::Static(StaticSecret::new("t", vec![SECRET.into()])),
-        Duration::from_secs(300),
-        Duration::from_secs(30),
-    ));
-    let service = WebhookService::new(Arc::new(client), secrets);
+    let options = HarnessOptions {
+        allowance_api: AllowanceApi::ViewSet,
+        ..HarnessOptions::default()
+    };
+    let service = service_for(client(h.lms.base_url(), &options), vec![SECRET.into()]);
     let body = payload("new.buyer@example.com", &[DEMO]);
     for _ in 0..2 {
         let reply = service
@@ -454,21 +374,11 @@ async fn persistent_failure_is_a_500_never_a_false_success() {
 #[tokio::test]
 async fn bad_client_credentials_are_a_500() {
     let h = harness().await;
-    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
-        "test",
-        vec![r#"{"client_id": "edx-hooks", "client_secret": "wrong"}"#.into()],
-    )));
-    let client = OpenEdxClient::new(
-        client_config(h.lms.base_url(), 8, AllowanceApi::Auto),
-        credentials,
-    )
-    .unwrap();
-    let secrets = Arc::new(SecretCache::new(
-        SecretSource::Static(StaticSecret::new("t", vec![SECRET.into()])),
-        Duration::from_secs(300),
-        Duration::from_secs(30),
-    ));
-    let service = WebhookService::new(Arc::new(client), secrets);
+    let options = HarnessOptions {
+        client_secret: "wrong".into(),
+        ..HarnessOptions::default()
+    };
+    let service = service_for(client(h.lms.base_url(), &options), vec![SECRET.into()]);
     let body = payload("learner@example.com", &[DEMO]);
     let reply = service
         .handle("POST", PATH, Some(&sign(&body)), body.as_bytes())

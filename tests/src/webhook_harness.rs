@@ -1,0 +1,145 @@
+//! The enrollment webhook service wired to an LMS emulator, as the integration
+//! tests, the load test and the benchmark use it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use edx_hooks_shared::canonical_json::{self, Separators};
+use edx_hooks_shared::openedx::rest::credential_cache;
+use edx_hooks_shared::openedx::retry::RetryPolicy;
+use edx_hooks_shared::openedx::{AllowanceApi, OpenEdxClient, OpenEdxConfig};
+use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
+use edx_hooks_shared::signature::sign_lernito;
+use enrollment_webhook::service::{Reply, WebhookService};
+
+use crate::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator, ReleaseProfile};
+
+pub const SECRET: &str = "integration-secret";
+pub const PATH: &str = "/api/lernito/webhook/";
+pub const DEMO: &str = "course-v1:edX+DemoX+Demo_Course";
+pub const E2E: &str = "course-v1:edX+E2E-101+course";
+pub const CLIENT_ID: &str = "edx-hooks";
+pub const CLIENT_SECRET: &str = "s3cret";
+
+pub struct Harness {
+    pub lms: LmsEmulator,
+    pub service: Arc<WebhookService<OpenEdxClient>>,
+}
+
+/// What a test may vary.
+#[derive(Clone, Debug)]
+pub struct HarnessOptions {
+    pub profile: ReleaseProfile,
+    pub token_ttl_secs: u64,
+    pub concurrency: usize,
+    pub allowance_api: AllowanceApi,
+    pub webhook_secrets: Vec<String>,
+    pub client_secret: String,
+    pub request_timeout: Duration,
+}
+
+impl Default for HarnessOptions {
+    fn default() -> Self {
+        HarnessOptions {
+            profile: ReleaseProfile::Sumac,
+            token_ttl_secs: 3600,
+            concurrency: 8,
+            allowance_api: AllowanceApi::Auto,
+            webhook_secrets: vec![SECRET.into()],
+            client_secret: CLIENT_SECRET.into(),
+            request_timeout: Duration::from_millis(800),
+        }
+    }
+}
+
+/// An Open edX client for `base_url` with quick retries (tests should not wait).
+pub fn client(base_url: String, options: &HarnessOptions) -> OpenEdxClient {
+    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
+        "test",
+        vec![
+            serde_json::json!({"client_id": CLIENT_ID, "client_secret": options.client_secret})
+                .to_string(),
+        ],
+    )));
+    let config = OpenEdxConfig {
+        base_url,
+        request_timeout: options.request_timeout,
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        },
+        max_concurrency: options.concurrency,
+        allowance_api: options.allowance_api,
+        ..OpenEdxConfig::default()
+    };
+    match OpenEdxClient::new(config, credentials) {
+        Ok(client) => client,
+        Err(e) => panic!("cannot build the HTTP client: {e}"),
+    }
+}
+
+impl Harness {
+    pub async fn start(options: HarnessOptions) -> Harness {
+        let lms = LmsEmulator::start(EmulatorConfig {
+            profile: options.profile,
+            token_ttl_secs: options.token_ttl_secs,
+            seed_demo: false,
+            ..EmulatorConfig::default()
+        })
+        .await;
+        {
+            let mut state = lms.state();
+            state.add_user("svc", "svc@example.com", true, true);
+            state.add_oauth_client(CLIENT_ID, CLIENT_SECRET, "svc");
+            state.add_user("learner", "learner@example.com", false, true);
+            state.add_course(DEMO, CourseInfo::named("Demo"));
+            state.add_course(E2E, CourseInfo::named("E2E"));
+        }
+        let service = service_for(
+            client(lms.base_url(), &options),
+            options.webhook_secrets.clone(),
+        );
+        Harness {
+            lms,
+            service: Arc::new(service),
+        }
+    }
+
+    pub async fn default() -> Harness {
+        Harness::start(HarnessOptions::default()).await
+    }
+
+    /// POST `body` signed the README way.
+    pub async fn post(&self, body: &str) -> Reply {
+        self.service
+            .handle("POST", PATH, Some(&sign(body)), body.as_bytes())
+            .await
+    }
+}
+
+/// A webhook service over `client` with static webhook secrets.
+pub fn service_for(client: OpenEdxClient, secrets: Vec<String>) -> WebhookService<OpenEdxClient> {
+    let webhook_secrets = Arc::new(SecretCache::new(
+        SecretSource::Static(StaticSecret::new("test", secrets)),
+        Duration::from_secs(300),
+        Duration::from_secs(30),
+    ));
+    WebhookService::new(Arc::new(client), webhook_secrets)
+}
+
+/// A Lernito payload.
+pub fn payload(email: &str, courses: &[&str]) -> String {
+    let ids: Vec<String> = courses.iter().map(|c| format!("\"{c}\"")).collect();
+    format!(
+        r#"{{"email": "{email}", "name": "Test", "family": "User", "username": "testuser", "courseIds": [{}]}}"#,
+        ids.join(", ")
+    )
+}
+
+/// `hmac(SECRET, json.dumps(body, sort_keys=True))`.
+pub fn sign(body: &str) -> String {
+    match canonical_json::parse(body.as_bytes()) {
+        Ok(parsed) => sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default),
+        Err(e) => panic!("test payload is not JSON: {e}"),
+    }
+}
