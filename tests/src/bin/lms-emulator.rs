@@ -14,11 +14,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use edx_hooks_tests::lms_emulator::{EmulatorConfig, LmsEmulator, ReleaseProfile};
+use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator, ReleaseProfile};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: lms-emulator [--port N] [--profile redwood|sumac|teak|master] [--token-ttl SECS]"
+        "usage: lms-emulator [--port N] [--profile redwood|sumac|teak|master] [--token-ttl SECS] [--extra-courses N]"
     );
     ExitCode::from(2)
 }
@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
     let mut port: Option<String> = std::env::var("LMS_EMULATOR_PORT").ok();
     let mut profile: Option<String> = std::env::var("LMS_EMULATOR_PROFILE").ok();
     let mut ttl: Option<String> = std::env::var("LMS_EMULATOR_TOKEN_TTL").ok();
+    let mut extra: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -38,6 +39,8 @@ async fn main() -> ExitCode {
             "--port" => &mut port,
             "--profile" => &mut profile,
             "--token-ttl" => &mut ttl,
+            // Benchmarks: also create course-v1:Bench+C{i}+Run for i in 0..N.
+            "--extra-courses" => &mut extra,
             "-h" | "--help" => return usage(),
             _ => {
                 eprintln!("unknown argument {arg}");
@@ -80,7 +83,14 @@ async fn main() -> ExitCode {
         ..EmulatorConfig::demo()
     };
     let emulator = match LmsEmulator::try_start(config).await {
-        Ok(e) => e,
+        Ok(e) => {
+            let extra: usize = extra.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            for i in 0..extra {
+                e.state()
+                    .add_course(&format!("course-v1:Bench+C{i}+Run"), CourseInfo::named("Bench course"));
+            }
+            e
+        }
         Err(e) => {
             eprintln!("lms-emulator: cannot listen on 127.0.0.1:{port}: {e}");
             return ExitCode::from(1);
