@@ -153,6 +153,10 @@ async fn end_to_end(courses: usize, concurrency: usize, rounds: usize) -> f64 {
 async fn main() {
     std::env::set_var("EDX_HOOKS_METRICS", "off");
     println!("## Handler CPU cost\n\n| case | mean |\n|---|---|");
+    cpu_cost(
+        "typical (the plugin README's example)",
+        r#"{"email": "test@example.com", "name": "Test", "family": "User", "username": "testuser", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}"#,
+    );
     cpu_cost("1 KiB", &payload_of_size(1024));
     cpu_cost("64 KiB", &payload_of_size(64 * 1024));
 
