@@ -36,6 +36,7 @@ def ranges(pattern):
 def emit(name, doc, table):
     print(f"/// {doc}")
     print(f"/// Flat `[start, end, start, end, …]`, inclusive, sorted.")
+    print("#[rustfmt::skip]")
     print(f"const {name}: &[u32] = &[")
     flat = [f"0x{v:X}" for pair in table for v in pair]
     for i in range(0, len(flat), 10):

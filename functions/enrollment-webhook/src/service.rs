@@ -198,7 +198,13 @@ impl<L: EnrollmentLms> WebhookService<L> {
             return Reply::failure(413, format!("Request body exceeds {MAX_BODY_BYTES} bytes"));
         }
         // DRF parses the body before the view checks the signature.
-        let parsed = match canonical_json::parse(body) {
+        // DRF reads an empty body as `{}` (no parsing at all), which is then signed
+        // as "{}" and fails validation field by field.
+        let parsed = match if body.is_empty() {
+            Ok(PyJson::Object(Vec::new()))
+        } else {
+            canonical_json::parse(body)
+        } {
             Ok(value) => value,
             Err(err) => {
                 summary.outcome = Outcome::InvalidBody;
@@ -312,6 +318,53 @@ pub fn email_hash(secrets: &[String], email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn empty_body_is_an_empty_object_like_drf() {
+        use edx_hooks_shared::openedx::{AllowanceOutcome, EnrollmentOutcome, LmsError, LmsUser};
+        use edx_hooks_shared::secrets::StaticSecret;
+        struct NoLms;
+        impl EnrollmentLms for NoLms {
+            async fn course_exists(&self, _: &str) -> Result<bool, LmsError> {
+                unreachable!("validation fails first")
+            }
+            async fn find_user_by_email(&self, _: &str) -> Result<Option<LmsUser>, LmsError> {
+                unreachable!("validation fails first")
+            }
+            async fn ensure_enrollment(
+                &self,
+                _: &str,
+                _: &str,
+            ) -> Result<EnrollmentOutcome, LmsError> {
+                unreachable!("validation fails first")
+            }
+            async fn ensure_allowance(
+                &self,
+                _: &str,
+                _: &str,
+            ) -> Result<AllowanceOutcome, LmsError> {
+                unreachable!("validation fails first")
+            }
+        }
+        let secrets = Arc::new(SecretCache::new(
+            SecretSource::Static(StaticSecret::new("t", vec!["k".into()])),
+            std::time::Duration::from_secs(60),
+            std::time::Duration::from_secs(60),
+        ));
+        let service = WebhookService::new(Arc::new(NoLms), secrets);
+        let signature = signature::sign_hex(b"k", b"{}");
+        let reply = service
+            .handle("POST", "/lernito/webhook/", Some(&signature), b"")
+            .await;
+        assert_eq!(reply.status, 400);
+        assert!(
+            reply
+                .body
+                .starts_with(r#"{"success":false,"message":{"name":["This field is required."]"#),
+            "{}",
+            reply.body
+        );
+    }
 
     #[test]
     fn routes() {

@@ -86,8 +86,10 @@ async fn main() -> ExitCode {
         Ok(e) => {
             let extra: usize = extra.as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
             for i in 0..extra {
-                e.state()
-                    .add_course(&format!("course-v1:Bench+C{i}+Run"), CourseInfo::named("Bench course"));
+                e.state().add_course(
+                    &format!("course-v1:Bench+C{i}+Run"),
+                    CourseInfo::named("Bench course"),
+                );
             }
             e
         }
