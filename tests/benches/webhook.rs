@@ -8,19 +8,14 @@
 //!    concurrency for one round, and concurrency 1 (the naive sequential port).
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edx_hooks_shared::canonical_json::{self, Separators};
-use edx_hooks_shared::openedx::rest::credential_cache;
-use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
-use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
 use edx_hooks_shared::signature::{sign_lernito, verify_lernito, SignedMessages};
-use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator};
+use edx_hooks_tests::lms_emulator::CourseInfo;
+use edx_hooks_tests::webhook_harness::{payload, Harness, HarnessOptions, SECRET};
 use enrollment_webhook::request::validate;
-use enrollment_webhook::service::WebhookService;
 
-const SECRET: &str = "bench-secret";
 const LATENCY: Duration = Duration::from_millis(20);
 
 fn payload_of_size(target: usize) -> String {
@@ -85,64 +80,29 @@ fn cpu_cost(label: &str, body: &str) {
 }
 
 async fn end_to_end(courses: usize, concurrency: usize, rounds: usize) -> f64 {
-    let lms = LmsEmulator::start(EmulatorConfig::default()).await;
-    let mut ids = Vec::new();
-    {
-        let mut state = lms.state();
-        state.add_user("svc", "svc@example.com", true, true);
-        state.add_oauth_client("bench", "bench", "svc");
-        state.add_user("learner", "learner@example.com", false, true);
-        for i in 0..courses {
-            let id = format!("course-v1:Bench+C{i}+Run");
-            state.add_course(&id, CourseInfo::named("Bench course"));
-            ids.push(id);
-        }
+    let h = Harness::start(HarnessOptions {
+        concurrency,
+        ..HarnessOptions::default()
+    })
+    .await;
+    let ids: Vec<String> = (0..courses)
+        .map(|i| format!("course-v1:Bench+C{i}+Run"))
+        .collect();
+    for id in &ids {
+        h.lms
+            .state()
+            .add_course(id, CourseInfo::named("Bench course"));
     }
-    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
-        "bench",
-        vec![r#"{"client_id":"bench","client_secret":"bench"}"#.into()],
-    )));
-    let config = OpenEdxConfig {
-        base_url: lms.base_url(),
-        max_concurrency: concurrency,
-        ..OpenEdxConfig::default()
-    };
-    let client = OpenEdxClient::new(config, credentials).expect("client");
-    let secrets = Arc::new(SecretCache::new(
-        SecretSource::Static(StaticSecret::new("bench", vec![SECRET.into()])),
-        Duration::from_secs(300),
-        Duration::from_secs(30),
-    ));
-    let service = WebhookService::new(Arc::new(client), secrets);
-    let quoted: Vec<String> = ids.iter().map(|c| format!("\"{c}\"")).collect();
-    let body = format!(
-        r#"{{"email": "learner@example.com", "name": "L", "family": "A", "username": "learner", "courseIds": [{}]}}"#,
-        quoted.join(", ")
-    );
-    let parsed = canonical_json::parse(body.as_bytes()).expect("json");
-    let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let body = payload("learner@example.com", &refs);
     // Warm-up: token and secret cached, connections open.
-    let warm = service
-        .handle(
-            "POST",
-            "/api/lernito/webhook/",
-            Some(&signature),
-            body.as_bytes(),
-        )
-        .await;
+    let warm = h.post(&body).await;
     assert_eq!(warm.status, 200, "{}", warm.body);
-    lms.faults().set_latency(LATENCY);
+    h.lms.faults().set_latency(LATENCY);
     let mut total = Duration::ZERO;
     for _ in 0..rounds {
         let started = Instant::now();
-        let reply = service
-            .handle(
-                "POST",
-                "/api/lernito/webhook/",
-                Some(&signature),
-                body.as_bytes(),
-            )
-            .await;
+        let reply = h.post(&body).await;
         total += started.elapsed();
         assert_eq!(reply.status, 200, "{}", reply.body);
     }

@@ -4,19 +4,10 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use edx_hooks_shared::canonical_json::{self, Separators};
-use edx_hooks_shared::openedx::rest::credential_cache;
-use edx_hooks_shared::openedx::retry::RetryPolicy;
-use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
-use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
 use edx_hooks_shared::signature::sign_lernito;
-use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator};
-use enrollment_webhook::service::WebhookService;
-
-const WEBHOOK_SECRET: &str = "very-secret-webhook-key-123";
-const CLIENT_SECRET: &str = "oauth-client-secret-456";
+use edx_hooks_tests::webhook_harness::{Harness, CLIENT_SECRET, SECRET};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -46,35 +37,11 @@ async fn logs_never_contain_emails_or_secrets() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let lms = LmsEmulator::start(EmulatorConfig::default()).await;
-    {
-        let mut state = lms.state();
-        state.add_user("svc", "svc@example.com", true, true);
-        state.add_oauth_client("edx-hooks", CLIENT_SECRET, "svc");
-        state.add_user("learner", "known.learner@example.com", false, true);
-        state.add_course("course-v1:edX+DemoX+Demo_Course", CourseInfo::named("Demo"));
-    }
-    let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
-        "t",
-        vec![format!(
-            r#"{{"client_id": "edx-hooks", "client_secret": "{CLIENT_SECRET}"}}"#
-        )],
-    )));
-    let config = OpenEdxConfig {
-        base_url: lms.base_url(),
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(5),
-            ..RetryPolicy::default()
-        },
-        ..OpenEdxConfig::default()
-    };
-    let client = OpenEdxClient::new(config, credentials).expect("client");
-    let secrets = Arc::new(SecretCache::new(
-        SecretSource::Static(StaticSecret::new("t", vec![WEBHOOK_SECRET.into()])),
-        Duration::from_secs(300),
-        Duration::ZERO,
-    ));
-    let service = WebhookService::new(Arc::new(client), secrets);
+    let h = Harness::default().await;
+    h.lms
+        .state()
+        .add_user("learner2", "known.learner@example.com", false, true);
+    let (lms, service) = (&h.lms, &h.service);
 
     let emails = [
         "known.learner@example.com",
@@ -87,7 +54,7 @@ async fn logs_never_contain_emails_or_secrets() {
             r#"{{"email": "{email}", "name": "N", "family": "F", "username": "u", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}}"#
         );
         let parsed = canonical_json::parse(body.as_bytes()).unwrap();
-        let signature = sign_lernito(WEBHOOK_SECRET.as_bytes(), &parsed, Separators::Default);
+        let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);
         if i == 1 {
             lms.state().revoke_tokens();
             lms.faults()
@@ -116,7 +83,7 @@ async fn logs_never_contain_emails_or_secrets() {
         .fail_next("/api/enrollment/v1/course/", 1000, 503);
     let body = r#"{"email": "known.learner@example.com", "name": "N", "family": "F", "username": "u", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}"#;
     let parsed = canonical_json::parse(body.as_bytes()).unwrap();
-    let signature = sign_lernito(WEBHOOK_SECRET.as_bytes(), &parsed, Separators::Default);
+    let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);
     let reply = service
         .handle(
             "POST",
@@ -157,7 +124,7 @@ async fn logs_never_contain_emails_or_secrets() {
         emails
             .iter()
             .copied()
-            .chain([WEBHOOK_SECRET, CLIENT_SECRET, "example.com", "example.org"])
+            .chain([SECRET, CLIENT_SECRET, "example.com", "example.org"])
     {
         assert!(
             !logs.contains(needle),
