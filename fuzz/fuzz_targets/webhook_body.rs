@@ -11,9 +11,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = parse(data) else { return };
     let compact = value.dumps(Separators::Compact);
     let default = value.dumps(Separators::Default);
-    let reparsed = parse(compact.as_bytes()).expect("our canonical output must parse");
-    assert_eq!(reparsed.dumps(Separators::Compact), compact);
-    assert_eq!(parse(default.as_bytes()).expect("default form parses").dumps(Separators::Default), default);
+    // Overflowing floats become `Infinity`, as in CPython, which DRF's strict
+    // parser (and ours) refuses to read back: only finite output must round-trip.
+    if !compact.contains("Infinity") {
+        let reparsed = parse(compact.as_bytes()).expect("our canonical output must parse");
+        assert_eq!(reparsed.dumps(Separators::Compact), compact);
+        let again = parse(default.as_bytes()).expect("default form parses");
+        assert_eq!(again.dumps(Separators::Default), default);
+    }
     assert!(compact.is_ascii() && default.is_ascii(), "ensure_ascii output");
     let messages = SignedMessages::new(&value, data);
     let _ = verify_lernito("00", &["secret"], &messages);
