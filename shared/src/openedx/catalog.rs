@@ -67,14 +67,7 @@ impl OpenEdxClient {
         match reply.status.as_u16() {
             200 => Ok(Some(course_from_json(&reply.json(OP)?, course_id))),
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden {
-                operation: OP,
-                status: 403,
-            }),
-            status => Err(LmsError::UnexpectedStatus {
-                operation: OP,
-                status,
-            }),
+            _ => Err(reply.unexpected(OP)),
         }
     }
 
@@ -128,14 +121,7 @@ impl OpenEdxClient {
                 },
                 vec![],
             )),
-            403 => Err(LmsError::Forbidden {
-                operation: OP,
-                status: 403,
-            }),
-            status => Err(LmsError::UnexpectedStatus {
-                operation: OP,
-                status,
-            }),
+            _ => Err(reply.unexpected(OP)),
         }
     }
 }
@@ -478,14 +464,7 @@ impl CatalogClient {
                 .and_then(Value::as_str)
                 .map(str::to_owned)),
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden {
-                operation: OP,
-                status: 403,
-            }),
-            status => Err(LmsError::UnexpectedStatus {
-                operation: OP,
-                status,
-            }),
+            _ => Err(reply.unexpected(OP)),
         }
     }
 }

@@ -69,6 +69,18 @@ impl Reply {
         })
     }
 
+    /// The error for an answer the operation has no use for: 403 means the
+    /// service user lacks permission, anything else is unexpected.
+    pub(super) fn unexpected(&self, operation: &'static str) -> LmsError {
+        match self.status.as_u16() {
+            403 => LmsError::Forbidden {
+                operation,
+                status: 403,
+            },
+            status => LmsError::UnexpectedStatus { operation, status },
+        }
+    }
+
     fn body_contains(&self, needle: &str) -> bool {
         String::from_utf8_lossy(&self.body).contains(needle)
     }
@@ -566,14 +578,7 @@ impl EnrollmentLms for OpenEdxClient {
                 }
             }
             404 => Ok(None),
-            403 => Err(LmsError::Forbidden {
-                operation: OP,
-                status: 403,
-            }),
-            status => Err(LmsError::UnexpectedStatus {
-                operation: OP,
-                status,
-            }),
+            _ => Err(reply.unexpected(OP)),
         }
     }
 
