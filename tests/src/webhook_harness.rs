@@ -36,6 +36,8 @@ pub struct HarnessOptions {
     pub webhook_secrets: Vec<String>,
     pub client_secret: String,
     pub request_timeout: Duration,
+    /// Ask the course list API for all courses at once (the client's default).
+    pub batch_course_check: bool,
 }
 
 impl Default for HarnessOptions {
@@ -48,6 +50,7 @@ impl Default for HarnessOptions {
             webhook_secrets: vec![SECRET.into()],
             client_secret: CLIENT_SECRET.into(),
             request_timeout: Duration::from_millis(800),
+            batch_course_check: true,
         }
     }
 }
@@ -70,6 +73,7 @@ pub fn client(base_url: String, options: &HarnessOptions) -> OpenEdxClient {
         },
         max_concurrency: options.concurrency,
         allowance_api: options.allowance_api,
+        batch_course_check: options.batch_course_check,
         ..OpenEdxConfig::default()
     };
     match OpenEdxClient::new(config, credentials) {

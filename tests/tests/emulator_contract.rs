@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use edx_hooks_tests::lms_emulator::{
     CatalogVisibility, CourseInfo, CourseModeInfo, EmailMatching, EmulatorConfig, LmsEmulator,
     ReleaseProfile, UtcTime, ACCOUNTS_PATH, COURSES_PATH, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
-    DEMO_COURSE, DEMO_LEARNER, DEMO_LEARNER_EMAIL, E2E_COURSE, ENROLLMENTS_LIST_PATH,
-    ENROLLMENTS_V2_PATH, ENROLLMENT_ALLOWED_V1_PATH, ENROLLMENT_ALLOWED_V2_PATH,
-    ENROLLMENT_COURSE_DETAIL_PREFIX, ENROLLMENT_PATH, ENROLLMENT_V2_COURSE_PREFIX,
-    ENROLLMENT_V2_PATH, TOKEN_PATH,
+    DEMO_COURSE, DEMO_LEARNER, DEMO_LEARNER_EMAIL, DEMO_SERVICE_USER, E2E_COURSE,
+    ENROLLMENTS_LIST_PATH, ENROLLMENTS_V2_PATH, ENROLLMENT_ALLOWED_V1_PATH,
+    ENROLLMENT_ALLOWED_V2_PATH, ENROLLMENT_COURSE_DETAIL_PREFIX, ENROLLMENT_PATH,
+    ENROLLMENT_V2_COURSE_PREFIX, ENROLLMENT_V2_PATH, TOKEN_PATH,
 };
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -1331,7 +1331,11 @@ async fn course_api_list_and_detail() {
         },
     );
     let (status, body) = c
-        .staff_json(Method::GET, &format!("{COURSES_PATH}?page_size=2"), None)
+        .staff_json(
+            Method::GET,
+            &format!("{COURSES_PATH}?page_size=2&username={DEMO_SERVICE_USER}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(body["pagination"]["count"], 3);
@@ -1349,7 +1353,7 @@ async fn course_api_list_and_detail() {
     let (status, page2) = c
         .staff_json(
             Method::GET,
-            &format!("{COURSES_PATH}?page_size=2&page=2"),
+            &format!("{COURSES_PATH}?page_size=2&page=2&username={DEMO_SERVICE_USER}"),
             None,
         )
         .await;
@@ -1358,6 +1362,23 @@ async fn course_api_list_and_detail() {
     assert!(page2["pagination"]["previous"]
         .as_str()
         .is_some_and(|p| !p.contains("page=")));
+
+    // Without `username` the list is evaluated for an anonymous user: the
+    // hidden course exists but is not listed (what the batched course check
+    // must never read as "does not exist").
+    let (status, anonymous) = c
+        .staff_json(
+            Method::GET,
+            &format!(
+                "{COURSES_PATH}?course_keys=course-v1:edX%2BHidden%2B2026,{}",
+                E2E_COURSE.replace('+', "%2B")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(anonymous["pagination"]["count"], 1);
+    assert_eq!(anonymous["results"][0]["id"], E2E_COURSE);
 
     for bad in ["page=9", "page=0", "page=x"] {
         let got = c

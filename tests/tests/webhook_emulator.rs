@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use edx_hooks_shared::canonical_json::{self, Separators};
 use edx_hooks_shared::openedx::AllowanceApi;
 use edx_hooks_shared::signature::{sign_hex, sign_lernito};
-use edx_hooks_tests::lms_emulator::{CourseInfo, ReleaseProfile};
+use edx_hooks_tests::lms_emulator::{CatalogVisibility, CourseInfo, ReleaseProfile};
 use edx_hooks_tests::webhook_harness::{
     client, payload, service_for, sign, Harness, HarnessOptions, DEMO, E2E, PATH, SECRET,
 };
@@ -385,4 +385,104 @@ async fn bad_client_credentials_are_a_500() {
         .await;
     assert_eq!(reply.status, 500);
     assert!(h.lms.state().enrollment("learner", DEMO).is_none());
+}
+
+/// Courses of one request: how many per-course existence checks and course-list
+/// calls the LMS saw since the last reset.
+fn existence_calls(h: &Harness) -> (usize, usize) {
+    let calls = h.lms.calls();
+    let one_by_one = calls
+        .iter()
+        .filter(|c| c.path.starts_with("/api/enrollment/v1/course/"))
+        .count();
+    let listed = calls
+        .iter()
+        .filter(|c| c.path.starts_with("/api/courses/v1/courses"))
+        .count();
+    (one_by_one, listed)
+}
+
+#[tokio::test]
+async fn courses_are_checked_in_one_list_call_and_absence_is_confirmed_one_by_one() {
+    let h = harness().await;
+    let mut ids: Vec<String> = (0..10).map(|i| format!("course-v1:Org+B{i}+Run")).collect();
+    for id in &ids {
+        h.lms.state().add_course(id, CourseInfo::named("Batch"));
+    }
+    // Hidden from the catalog: the list (evaluated for an anonymous user) omits
+    // it, yet it exists and must be found by the per-course check.
+    h.lms.state().add_course(
+        "course-v1:Org+Hidden+Run",
+        CourseInfo {
+            catalog_visibility: CatalogVisibility::None,
+            ..CourseInfo::named("Hidden")
+        },
+    );
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let reply = h.post(&payload("learner@example.com", &refs)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(existence_calls(&h), (0, 1), "ten courses, one list call");
+    let list = h
+        .lms
+        .calls()
+        .into_iter()
+        .find(|c| c.path.starts_with("/api/courses/v1/courses"))
+        .expect("list call");
+    assert!(list.authorization.is_some_and(|a| a.starts_with("JWT ")));
+    assert_eq!(h.lms.state().enrollment_count(), 10);
+
+    ids.push("course-v1:Org+Hidden+Run".into());
+    h.lms.reset_calls();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let reply = h.post(&payload("learner@example.com", &refs)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        existence_calls(&h),
+        (1, 1),
+        "only the unlisted course alone"
+    );
+    assert!(h
+        .lms
+        .state()
+        .enrollment("learner", "course-v1:Org+Hidden+Run")
+        .is_some_and(|e| e.is_active));
+
+    // Missing: the list does not decide it, the per-course check does, and the
+    // plugin's message names the first missing course in request order.
+    h.lms.reset_calls();
+    let missing = [
+        "course-v1:Org+B1+Run",
+        "course-v1:Org+Nope+Run",
+        "course-v1:Org+Gone+Run",
+    ];
+    let reply = h.post(&payload("new@example.com", &missing)).await;
+    assert_reply(
+        &reply,
+        400,
+        r#"{"success":false,"message":"Course course-v1:Org+Nope+Run does not exist"}"#,
+    );
+    assert_eq!(existence_calls(&h), (2, 1));
+    assert_eq!(h.lms.state().allowance_count(), 0);
+}
+
+#[tokio::test]
+async fn a_throttled_course_list_falls_back_at_once_and_is_left_alone() {
+    let h = harness().await;
+    h.lms
+        .faults()
+        .throttle_next("/api/courses/v1/courses", 1, Some(60));
+    let started = Instant::now();
+    let reply = h.post(&payload("learner@example.com", &[DEMO, E2E])).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no waiting on the list's Retry-After: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(existence_calls(&h), (2, 1));
+    // Paused after the 429: the next request does not ask the list again.
+    h.lms.reset_calls();
+    let reply = h.post(&payload("learner@example.com", &[DEMO, E2E])).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(existence_calls(&h), (2, 0));
 }

@@ -5,7 +5,8 @@
 //! first failing course decides the error. Then an existing account is enrolled
 //! in every course, an unknown email gets an auto-enroll allowance for every
 //! course. Unlike the plugin, independent LMS calls run concurrently (the client
-//! bounds how many are in flight).
+//! bounds how many are in flight), and course existence is first asked for all
+//! courses in one call where the LMS client supports it.
 
 use futures_util::future::join_all;
 
@@ -90,7 +91,20 @@ pub async fn apply<L: EnrollmentLms>(
     let checked = &ids[..first_invalid.unwrap_or(ids.len())];
     let to_check = distinct(checked);
 
-    let checks = join_all(to_check.iter().map(|id| lms.course_exists(id)));
+    // One batched lookup first (all courses exist in the common case), then a
+    // per-course check for whatever it did not confirm.
+    let checks = async {
+        let known = lms.courses_known_to_exist(&to_check).await;
+        let known = &known;
+        join_all(to_check.iter().map(|&id| async move {
+            if known.iter().any(|k| k == id) {
+                Ok(true)
+            } else {
+                lms.course_exists(id).await
+            }
+        }))
+        .await
+    };
     let user = match first_invalid {
         Some(index) => {
             first_missing_course(checked, &to_check, &checks.await)?;
@@ -142,11 +156,21 @@ mod tests {
         courses: HashSet<String>,
         users: Vec<(String, String)>,
         failing_course: Option<String>,
+        /// What the batched lookup answers (`None`: no batch support).
+        batch_lists: Option<Vec<String>>,
+        checked_one_by_one: Mutex<Vec<String>>,
         writes: Mutex<Vec<String>>,
     }
 
     impl EnrollmentLms for FakeLms {
+        async fn courses_known_to_exist(&self, _course_ids: &[&str]) -> Vec<String> {
+            self.batch_lists.clone().unwrap_or_default()
+        }
         async fn course_exists(&self, course_id: &str) -> Result<bool, LmsError> {
+            self.checked_one_by_one
+                .lock()
+                .unwrap()
+                .push(course_id.to_owned());
             if self.failing_course.as_deref() == Some(course_id) {
                 return Err(LmsError::Unavailable {
                     operation: "course_exists",
@@ -270,5 +294,36 @@ mod tests {
         .await;
         assert!(matches!(r, Err(ApplyError::Upstream(_))));
         assert!(lms.writes.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn batched_lookup_saves_checks_but_never_decides_absence() {
+        // The batch confirms one course; the other is checked one by one.
+        let fake = FakeLms {
+            batch_lists: Some(vec!["course-v1:a+b+c".into()]),
+            ..lms()
+        };
+        let ids = ["course-v1:a+b+c", "course-v1:a+b+d"];
+        let applied = apply(&fake, &request("known@example.com", &ids)).await;
+        assert_eq!(applied, Ok(Applied::Enrolled { courses: 2 }));
+        assert_eq!(
+            *fake.checked_one_by_one.lock().unwrap(),
+            vec!["course-v1:a+b+d".to_owned()]
+        );
+
+        // A batch that lists a course nobody asked about, or lists nothing, does
+        // not make a missing course exist.
+        let fake = FakeLms {
+            batch_lists: Some(vec!["course-v1:x+y+z2".into()]),
+            ..lms()
+        };
+        let r = apply(
+            &fake,
+            &request("known@example.com", &["course-v1:a+b+c", "course-v1:x+y+z"]),
+        )
+        .await;
+        assert_eq!(r, Err(ApplyError::CourseNotFound("course-v1:x+y+z".into())));
+        assert_eq!(fake.checked_one_by_one.lock().unwrap().len(), 2);
+        assert!(fake.writes.lock().unwrap().is_empty());
     }
 }

@@ -56,6 +56,9 @@ pub struct OpenEdxConfig {
     /// Username of the service user, passed to the course API so visibility is
     /// evaluated for it (staff) rather than for an anonymous user.
     pub service_username: Option<String>,
+    /// Ask the course list API once for every course of a request
+    /// (`?course_keys=a,b,…`) before checking the rest one by one.
+    pub batch_course_check: bool,
 }
 
 impl Default for OpenEdxConfig {
@@ -71,6 +74,7 @@ impl Default for OpenEdxConfig {
             allowance_api: AllowanceApi::Auto,
             token_refresh_margin: Duration::from_secs(60),
             service_username: None,
+            batch_course_check: true,
         }
     }
 }
@@ -91,6 +95,22 @@ fn env_parse<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, Conf
             reason: "not a valid number",
         }),
         _ => Ok(None),
+    }
+}
+
+fn env_bool(name: &'static str) -> Result<Option<bool>, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+            "" => Ok(None),
+            "1" | "true" | "yes" => Ok(Some(true)),
+            "0" | "false" | "no" => Ok(Some(false)),
+            _ => Err(ConfigError {
+                name,
+                value: v,
+                reason: "expected true or false",
+            }),
+        },
+        Err(_) => Ok(None),
     }
 }
 
@@ -118,18 +138,11 @@ impl OpenEdxConfig {
             let mode = mode.trim().to_owned();
             c.enrollment_mode = (!mode.is_empty()).then_some(mode);
         }
-        if let Ok(v) = std::env::var("OPENEDX_FORCE_ENROLLMENT") {
-            c.force_enrollment = match v.trim().to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" => false,
-                _ => {
-                    return Err(ConfigError {
-                        name: "OPENEDX_FORCE_ENROLLMENT",
-                        value: v,
-                        reason: "expected true or false",
-                    })
-                }
-            };
+        if let Some(v) = env_bool("OPENEDX_FORCE_ENROLLMENT")? {
+            c.force_enrollment = v;
+        }
+        if let Some(v) = env_bool("OPENEDX_BATCH_COURSE_CHECK")? {
+            c.batch_course_check = v;
         }
         if let Ok(v) = std::env::var("OPENEDX_ALLOWANCE_API") {
             c.allowance_api = AllowanceApi::parse(&v).ok_or(ConfigError {

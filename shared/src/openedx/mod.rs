@@ -140,6 +140,17 @@ pub trait EnrollmentLms: Send + Sync {
     /// Does a course overview exist for this (syntactically valid) course key?
     fn course_exists(&self, course_id: &str)
         -> impl Future<Output = Result<bool, LmsError>> + Send;
+    /// Which of `course_ids` one batched call shows to exist: a hint that saves
+    /// the per-course checks, never an authority. Ids it does not return are
+    /// checked with [`EnrollmentLms::course_exists`]; a failed batch returns
+    /// nothing. The default knows no batch call.
+    fn courses_known_to_exist(
+        &self,
+        course_ids: &[&str],
+    ) -> impl Future<Output = Vec<String>> + Send {
+        let _ = course_ids;
+        async { Vec::new() }
+    }
     /// The account registered with this email, if any.
     fn find_user_by_email(
         &self,

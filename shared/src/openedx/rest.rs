@@ -105,7 +105,16 @@ pub struct OpenEdxClient {
     token: Mutex<Option<CachedToken>>,
     permits: Semaphore,
     allowance_mode: AtomicU8,
+    /// Set when the course list API throttled a batched course check: until
+    /// then, courses are checked one by one without asking it again.
+    batch_check_paused_until: std::sync::Mutex<Option<Instant>>,
 }
+
+/// Most course keys asked for in one course-list call (keeps the URL short).
+const BATCH_CHECK_KEYS: usize = 50;
+/// How long to leave the course list API alone after it answered 429
+/// (`CourseListUserThrottle` counts per minute).
+const BATCH_CHECK_PAUSE: Duration = Duration::from_secs(60);
 
 /// Percent-encode a course key for use in a URL path. Keys are validated before
 /// they get here; the characters edx-platform's URL patterns expect (`:` `+` `/`
@@ -153,6 +162,7 @@ impl OpenEdxClient {
             credentials,
             token: Mutex::new(None),
             allowance_mode: AtomicU8::new(initial_mode),
+            batch_check_paused_until: std::sync::Mutex::new(None),
         })
     }
 
@@ -281,7 +291,19 @@ impl OpenEdxClient {
         limited: bool,
         build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
     ) -> Result<Reply, LmsError> {
-        let policy = self.config.retry;
+        self.execute_with(operation, auth, limited, self.config.retry, build)
+            .await
+    }
+
+    /// [`Self::execute`] with an explicit retry policy.
+    async fn execute_with(
+        &self,
+        operation: &'static str,
+        auth: Option<()>,
+        limited: bool,
+        policy: super::retry::RetryPolicy,
+        build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
+    ) -> Result<Reply, LmsError> {
         let mut attempt: u32 = 0;
         let mut refreshed_token = false;
         loop {
@@ -520,7 +542,118 @@ pub(super) fn opt_str(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
+impl OpenEdxClient {
+    fn batch_check_paused(&self) -> bool {
+        let paused = self
+            .batch_check_paused_until
+            .lock()
+            .map(|until| until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false);
+        paused
+    }
+
+    fn pause_batch_check(&self) {
+        if let Ok(mut until) = self.batch_check_paused_until.lock() {
+            *until = Some(Instant::now() + BATCH_CHECK_PAUSE);
+        }
+    }
+
+    /// One `GET /api/courses/v1/courses/?course_keys=…` (`CourseListView`,
+    /// `lms/djangoapps/course_api/views.py`; `course_keys` is a
+    /// `MultiValueField` of `CourseListGetForm` in `course_api/forms.py`, passed to
+    /// `get_courses(..., course_keys=...)` in `course_api/api.py`). Every course it
+    /// returns is a `CourseOverview` row, so a listed course exists exactly as the
+    /// plugin means it. The converse does not hold: the list hides courses the
+    /// effective user may not see (`has_access(..., 'see_exists')`) and courses of
+    /// other sites' orgs (`branding.get_visible_courses`), so the caller checks
+    /// unlisted ones one by one. No retry: a failed batch only costs that fallback.
+    async fn listed_courses(&self, course_ids: &[&str]) -> Vec<String> {
+        const OP: &str = "list_courses_by_key";
+        let url = self.url("/api/courses/v1/courses/");
+        let mut query: Vec<(&str, String)> = vec![
+            ("course_keys", course_ids.join(",")),
+            ("page_size", course_ids.len().to_string()),
+        ];
+        if let Some(username) = &self.config.service_username {
+            query.push(("username", username.clone()));
+        }
+        let once = super::retry::RetryPolicy {
+            max_attempts: 1,
+            ..self.config.retry
+        };
+        let reply = self
+            .execute_with(OP, Some(()), true, once, &|http: &Client| {
+                http.get(&url).query(&query)
+            })
+            .await;
+        let reply = match reply {
+            Ok(reply) if reply.status == StatusCode::OK => reply,
+            Ok(reply) => {
+                if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                    self.pause_batch_check();
+                }
+                tracing::info!(
+                    status = reply.status.as_u16(),
+                    "course list API refused a batched course check; checking one by one"
+                );
+                return Vec::new();
+            }
+            Err(err) => {
+                if matches!(err, LmsError::Unavailable { status: 429, .. }) {
+                    self.pause_batch_check();
+                }
+                tracing::info!(error = %err, "batched course check failed; checking one by one");
+                return Vec::new();
+            }
+        };
+        match parse_listed_course_ids(&reply.body) {
+            Some(ids) => ids
+                .into_iter()
+                .filter(|id| course_ids.contains(&id.as_str()))
+                .collect(),
+            None => {
+                tracing::info!("course list answer not understood; checking one by one");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The course ids in a course-list page (`{"results": [{"id": ...}, ...]}`,
+/// `course_api/serializers.py` `CourseSerializer`); `None` if the shape is not that.
+pub fn parse_listed_course_ids(body: &[u8]) -> Option<Vec<String>> {
+    let page: Value = serde_json::from_slice(body).ok()?;
+    let results = page.get("results")?.as_array()?;
+    Some(
+        results
+            .iter()
+            .filter_map(|course| {
+                course
+                    .get("id")
+                    .or_else(|| course.get("course_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect(),
+    )
+}
+
 impl EnrollmentLms for OpenEdxClient {
+    async fn courses_known_to_exist(&self, course_ids: &[&str]) -> Vec<String> {
+        // One course is one call either way.
+        if !self.config.batch_course_check || course_ids.len() < 2 || self.batch_check_paused() {
+            return Vec::new();
+        }
+        let batches = course_ids
+            .chunks(BATCH_CHECK_KEYS)
+            .map(|chunk| self.listed_courses(chunk));
+        futures_util::future::join_all(batches)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     async fn course_exists(&self, course_id: &str) -> Result<bool, LmsError> {
         const OP: &str = "course_exists";
         let url = self.url(&format!(

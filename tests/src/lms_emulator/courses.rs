@@ -200,7 +200,8 @@ fn course_detail(shared: &Shared, req: &Req, caller: Option<&User>, key: &str) -
 /// {"next", "previous", "count", "num_pages"}}`; an invalid or out-of-range
 /// `page` → 404 `{"developer_message": "Invalid page."}`. Filters emulated:
 /// `org` (case-insensitive), `course_keys` (comma list), `active_only`
-/// (end unset or in the future), `username`. Order: by course id.
+/// (end unset or in the future), `username` (visibility is evaluated for that
+/// user; without it, for an anonymous user). Order: by course id.
 fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
     if req.method != Method::GET && req.method != Method::POST {
         return error(
@@ -213,9 +214,19 @@ fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
         );
     }
     let state = shared.state();
-    if let Err(r) = effective_user(&state, caller, req.q("username")) {
-        return r;
-    }
+    let viewer = match effective_user(&state, caller, req.q("username")) {
+        Ok(viewer) => viewer,
+        Err(r) => return r,
+    };
+    // `get_courses` keeps the courses `has_access(user, 'see_exists', course)`
+    // grants (`lms/djangoapps/courseware/access.py` `_has_access_course`:
+    // `can_see_in_catalog() or can_load()`); without `username` the effective
+    // user is `AnonymousUser` (`course_api/api.py` `get_effective_user`).
+    // Emulated as: staff see every course, everyone else only courses with
+    // `catalog_visibility == "both"`.
+    let sees_everything = viewer
+        .as_ref()
+        .is_some_and(|u| u.is_staff || u.is_superuser);
     let org = req
         .q("org")
         .filter(|s| !s.is_empty())
@@ -249,6 +260,7 @@ fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
                 .is_none_or(|o| key_org_number_run(id).0.to_lowercase() == *o)
         })
         .filter(|(id, _)| keys.is_empty() || keys.contains(id))
+        .filter(|(_, c)| sees_everything || !c.hidden())
         .filter(|(_, c)| !active_only || c.end.is_none_or(|e| e > now))
         .collect();
     let page = match paginate(req, courses.len(), 10, None) {
