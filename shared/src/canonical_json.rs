@@ -164,6 +164,7 @@ pub fn parse(body: &[u8]) -> Result<PyJson, ParseError> {
         return Err(ParseError::Bom);
     }
     let mut parser = Parser {
+        text,
         src: text.as_bytes(),
         pos: 0,
     };
@@ -176,7 +177,51 @@ pub fn parse(body: &[u8]) -> Result<PyJson, ParseError> {
     Ok(value)
 }
 
+/// Objects up to this many members are checked for duplicate keys as they are
+/// parsed; larger ones once, by sorting, when they close.
+const SMALL_OBJECT: usize = 16;
+
+/// Python `dict` semantics for an object's members: for each key, the first
+/// position and the last value. Sorts positions by key (no hashing, no copies
+/// of keys) and only rebuilds the list when a duplicate exists.
+fn merge_duplicate_keys(members: &mut Vec<(PyStr, PyJson)>) {
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|&a, &b| members[a].0.cmp(&members[b].0).then(a.cmp(&b)));
+    let duplicated = order
+        .windows(2)
+        .any(|pair| members[pair[0]].0 == members[pair[1]].0);
+    if !duplicated {
+        return;
+    }
+    let mut drop = vec![false; members.len()];
+    let mut group_start = 0;
+    for i in 1..=order.len() {
+        let same = i < order.len() && members[order[i]].0 == members[order[group_start]].0;
+        if same {
+            continue;
+        }
+        // order[group_start..i] hold one key at increasing positions.
+        let first = order[group_start];
+        let last = order[i - 1];
+        if first != last {
+            let value = std::mem::replace(&mut members[last].1, PyJson::Null);
+            members[first].1 = value;
+            for &later in &order[group_start + 1..i] {
+                drop[later] = true;
+            }
+        }
+        group_start = i;
+    }
+    let mut index = 0;
+    members.retain(|_| {
+        let keep = !drop[index];
+        index += 1;
+        keep
+    });
+}
+
 struct Parser<'a> {
+    text: &'a str,
     src: &'a [u8],
     pos: usize,
 }
@@ -230,9 +275,6 @@ impl Parser<'_> {
         }
         self.pos += 1; // '{'
         let mut members: Vec<(PyStr, PyJson)> = Vec::new();
-        // Position of each key, built once an object grows past a few members so
-        // duplicate detection stays linear for hostile bodies with many keys.
-        let mut index: Option<std::collections::HashMap<PyStr, usize>> = None;
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -252,33 +294,21 @@ impl Parser<'_> {
             self.skip_ws();
             let value = self.value(depth)?;
             // dict semantics: the last duplicate wins, keeping the first position.
-            let existing = match &index {
-                Some(map) => map.get(&key).copied(),
-                None => members.iter().position(|(k, _)| *k == key),
-            };
-            match existing {
+            // Small objects check as they go; larger ones once at the end, so a
+            // hostile body with many keys stays O(n log n).
+            let small = members.len() < SMALL_OBJECT;
+            match members.iter().position(|(k, _)| small && *k == key) {
                 Some(at) => members[at].1 = value,
-                None => {
-                    if let Some(map) = &mut index {
-                        map.insert(key.clone(), members.len());
-                    }
-                    members.push((key, value));
-                    if index.is_none() && members.len() > 16 {
-                        index = Some(
-                            members
-                                .iter()
-                                .enumerate()
-                                .map(|(i, (k, _))| (k.clone(), i))
-                                .collect(),
-                        );
-                    }
-                }
+                None => members.push((key, value)),
             }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    if members.len() > SMALL_OBJECT {
+                        merge_duplicate_keys(&mut members);
+                    }
                     return Ok(PyJson::Object(members));
                 }
                 _ => return Err(ParseError::ExpectingComma(self.pos)),
@@ -392,16 +422,17 @@ impl Parser<'_> {
         loop {
             // Copy the run of plain characters in one go.
             let run_start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            let rest = self.src.get(run_start..).unwrap_or_default();
+            self.pos += rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(rest.len());
             if run_start != self.pos {
-                // Boundaries are ASCII bytes, so the slice is valid UTF-8.
-                let run = std::str::from_utf8(&self.src[run_start..self.pos])
-                    .map_err(|_| ParseError::UnterminatedString(start))?;
+                // Boundaries are ASCII bytes, so they are char boundaries.
+                let run = self
+                    .text
+                    .get(run_start..self.pos)
+                    .ok_or(ParseError::UnterminatedString(start))?;
                 match &mut lone {
                     Some(points) => points.extend(run.chars().map(u32::from)),
                     None => text.push_str(run),
@@ -485,21 +516,6 @@ pub enum Separators {
     Default,
 }
 
-impl Separators {
-    fn item(self) -> &'static str {
-        match self {
-            Separators::Compact => ",",
-            Separators::Default => ", ",
-        }
-    }
-    fn key(self) -> &'static str {
-        match self {
-            Separators::Compact => ":",
-            Separators::Default => ": ",
-        }
-    }
-}
-
 /// How strings are escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Escaping {
@@ -512,54 +528,65 @@ enum Escaping {
 impl PyJson {
     /// `json.dumps(self, sort_keys=True, separators=...)` with `ensure_ascii=True`.
     pub fn dumps(&self, separators: Separators) -> String {
-        let mut out = String::with_capacity(1024);
-        self.write(&mut out, separators, true, Escaping::Ascii);
-        out
+        let bytes = match separators {
+            Separators::Compact => self.write_compact(false).0,
+            Separators::Default => {
+                let (compact, separator_ends) = self.write_compact(true);
+                with_spaces(&compact, &separator_ends)
+            }
+        };
+        ascii_to_string(bytes)
+    }
+
+    /// Both signed forms at once: `json.dumps(self, sort_keys=True,
+    /// separators=(",", ":"))` and `json.dumps(self, sort_keys=True)`, as bytes.
+    /// The second is the first with a space after every separator, copied in
+    /// slices between the separator offsets recorded while writing the first.
+    pub fn canonical_forms(&self) -> (Vec<u8>, Vec<u8>) {
+        self.canonical_forms_sized(1024)
+    }
+
+    /// [`Self::canonical_forms`] with a capacity hint for the compact form (a
+    /// body of `n` bytes escapes to at most about `3 n`).
+    pub fn canonical_forms_sized(&self, capacity: usize) -> (Vec<u8>, Vec<u8>) {
+        let (compact, separator_ends) = self.write_compact_sized(true, capacity);
+        let default = with_spaces(&compact, &separator_ends);
+        (compact, default)
     }
 
     /// What DRF's `JSONRenderer` writes for this value in an HTTP response:
     /// compact, insertion order, UTF-8 (`UNICODE_JSON`), U+2028/U+2029 escaped.
     pub fn render_drf(&self) -> String {
-        let mut out = String::with_capacity(128);
-        self.write(&mut out, Separators::Compact, false, Escaping::DrfUnicode);
-        out
+        let mut writer = Writer {
+            out: Vec::with_capacity(128),
+            sort_keys: false,
+            escaping: Escaping::DrfUnicode,
+            separator_ends: None,
+        };
+        writer.value(self);
+        String::from_utf8(writer.out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
-    fn write(&self, out: &mut String, seps: Separators, sort_keys: bool, esc: Escaping) {
-        match self {
-            PyJson::Null => out.push_str("null"),
-            PyJson::Bool(true) => out.push_str("true"),
-            PyJson::Bool(false) => out.push_str("false"),
-            PyJson::Int(digits) => out.push_str(digits),
-            PyJson::Float(value) => write_float_repr(*value, out),
-            PyJson::Str(s) => write_str(s, out, esc),
-            PyJson::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(seps.item());
-                    }
-                    item.write(out, seps, sort_keys, esc);
-                }
-                out.push(']');
-            }
-            PyJson::Object(members) => {
-                let mut ordered: Vec<&(PyStr, PyJson)> = members.iter().collect();
-                if sort_keys {
-                    ordered.sort_by(|a, b| a.0.cmp(&b.0));
-                }
-                out.push('{');
-                for (i, (key, value)) in ordered.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(seps.item());
-                    }
-                    write_str(key, out, esc);
-                    out.push_str(seps.key());
-                    value.write(out, seps, sort_keys, esc);
-                }
-                out.push('}');
-            }
-        }
+    /// Compact, sorted, `ensure_ascii` output and (when asked) the offset just
+    /// after each separator.
+    fn write_compact(&self, record_separators: bool) -> (Vec<u8>, Vec<usize>) {
+        self.write_compact_sized(record_separators, 1024)
+    }
+
+    fn write_compact_sized(
+        &self,
+        record_separators: bool,
+        capacity: usize,
+    ) -> (Vec<u8>, Vec<usize>) {
+        let mut writer = Writer {
+            out: Vec::with_capacity(capacity),
+            sort_keys: true,
+            escaping: Escaping::Ascii,
+            separator_ends: record_separators.then(|| Vec::with_capacity(64)),
+        };
+        writer.value(self);
+        (writer.out, writer.separator_ends.unwrap_or_default())
     }
 
     /// Member lookup on an object (`None` for other kinds or a missing key).
@@ -602,42 +629,151 @@ impl PyJson {
     }
 }
 
-fn write_str(s: &PyStr, out: &mut String, esc: Escaping) {
-    out.push('"');
-    match s {
-        // Fast path: copy runs that need no escaping.
-        PyStr::Text(text) if esc == Escaping::Ascii => {
-            let mut run_start = 0;
-            for (i, c) in text.char_indices() {
-                if (' '..='~').contains(&c) && c != '"' && c != '\\' {
-                    continue;
-                }
-                out.push_str(&text[run_start..i]);
-                write_escaped(u32::from(c), out, esc);
-                run_start = i + c.len_utf8();
-            }
-            out.push_str(&text[run_start..]);
+/// Serialises into bytes (the signature is computed over bytes; strings are
+/// only built at the API edge).
+struct Writer {
+    out: Vec<u8>,
+    sort_keys: bool,
+    escaping: Escaping,
+    /// Offsets just after each `,` and `:` separator, when recorded.
+    separator_ends: Option<Vec<usize>>,
+}
+
+impl Writer {
+    fn separator(&mut self, byte: u8) {
+        self.out.push(byte);
+        if let Some(ends) = &mut self.separator_ends {
+            ends.push(self.out.len());
         }
-        _ => {
-            for cp in s.code_points() {
-                write_escaped(cp, out, esc);
+    }
+
+    fn value(&mut self, value: &PyJson) {
+        match value {
+            PyJson::Null => self.out.extend_from_slice(b"null"),
+            PyJson::Bool(true) => self.out.extend_from_slice(b"true"),
+            PyJson::Bool(false) => self.out.extend_from_slice(b"false"),
+            PyJson::Int(digits) => self.out.extend_from_slice(digits.as_bytes()),
+            PyJson::Float(value) => {
+                let mut repr = String::new();
+                write_float_repr(*value, &mut repr);
+                self.out.extend_from_slice(repr.as_bytes());
+            }
+            PyJson::Str(s) => self.string(s),
+            PyJson::Array(items) => {
+                self.out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.separator(b',');
+                    }
+                    self.value(item);
+                }
+                self.out.push(b']');
+            }
+            PyJson::Object(members) => {
+                self.out.push(b'{');
+                if self.sort_keys && members.len() > 1 {
+                    let mut ordered: Vec<&(PyStr, PyJson)> = members.iter().collect();
+                    // Stable, so values built with repeated keys keep Python's order.
+                    ordered.sort_by(|a, b| a.0.cmp(&b.0));
+                    self.members(ordered.into_iter());
+                } else {
+                    self.members(members.iter());
+                }
+                self.out.push(b'}');
             }
         }
     }
-    out.push('"');
+
+    fn members<'v>(&mut self, members: impl Iterator<Item = &'v (PyStr, PyJson)>) {
+        for (i, (key, value)) in members.enumerate() {
+            if i > 0 {
+                self.separator(b',');
+            }
+            self.string(key);
+            self.separator(b':');
+            self.value(value);
+        }
+    }
+
+    fn string(&mut self, s: &PyStr) {
+        self.out.push(b'"');
+        match (s, self.escaping) {
+            (PyStr::Text(text), Escaping::Ascii) => {
+                write_ascii_escaped(text.as_bytes(), &mut self.out)
+            }
+            _ => {
+                for cp in s.code_points() {
+                    write_escaped(cp, &mut self.out, self.escaping);
+                }
+            }
+        }
+        self.out.push(b'"');
+    }
 }
 
-fn write_escaped(cp: u32, out: &mut String, esc: Escaping) {
+/// `ensure_ascii` escaping of valid UTF-8: runs of printable ASCII are copied in
+/// one go, everything else is decoded and escaped.
+fn write_ascii_escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + bytes.len() / 2);
+    let mut run_start = 0;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if (0x20..0x7F).contains(&byte) && byte != b'"' && byte != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(bytes.get(run_start..i).unwrap_or_default());
+        let width = if byte < 0x80 {
+            write_escaped(u32::from(byte), out, Escaping::Ascii);
+            1
+        } else {
+            // Non-ASCII: always `\uXXXX`, a surrogate pair above U+FFFF.
+            let (code_point, width) = decode_utf8_at(bytes, i);
+            if code_point > 0xFFFF {
+                let v = code_point - 0x10000;
+                push_u_escape(out, 0xD800 + (v >> 10));
+                push_u_escape(out, 0xDC00 + (v & 0x3FF));
+            } else {
+                push_u_escape(out, code_point);
+            }
+            width
+        };
+        i = (i + width).min(bytes.len());
+        run_start = i;
+    }
+    out.extend_from_slice(bytes.get(run_start..).unwrap_or_default());
+}
+
+/// The code point of the multi-byte sequence starting at `i` of valid UTF-8,
+/// and its length (faster than `chars()` here because the ASCII case is
+/// already handled byte by byte).
+#[inline]
+fn decode_utf8_at(bytes: &[u8], i: usize) -> (u32, usize) {
+    let lead = u32::from(bytes.get(i).copied().unwrap_or(0));
+    let cont = |k: usize| u32::from(bytes.get(i + k).copied().unwrap_or(0x80) & 0x3F);
+    if lead < 0xE0 {
+        (((lead & 0x1F) << 6) | cont(1), 2)
+    } else if lead < 0xF0 {
+        (((lead & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
+    } else {
+        (
+            ((lead & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
+            4,
+        )
+    }
+}
+
+fn write_escaped(cp: u32, out: &mut Vec<u8>, esc: Escaping) {
     match cp {
-        0x22 => out.push_str("\\\""),
-        0x5C => out.push_str("\\\\"),
-        0x0A => out.push_str("\\n"),
-        0x0D => out.push_str("\\r"),
-        0x09 => out.push_str("\\t"),
-        0x08 => out.push_str("\\b"),
-        0x0C => out.push_str("\\f"),
+        0x22 => out.extend_from_slice(b"\\\""),
+        0x5C => out.extend_from_slice(b"\\\\"),
+        0x0A => out.extend_from_slice(b"\\n"),
+        0x0D => out.extend_from_slice(b"\\r"),
+        0x09 => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0C => out.extend_from_slice(b"\\f"),
         0x00..=0x1F => push_u_escape(out, cp),
-        0x20..=0x7E => out.push(char::from(cp as u8)),
+        0x20..=0x7E => out.push(cp as u8),
         _ => match esc {
             Escaping::Ascii if cp > 0xFFFF => {
                 let v = cp - 0x10000;
@@ -647,20 +783,39 @@ fn write_escaped(cp: u32, out: &mut String, esc: Escaping) {
             Escaping::Ascii => push_u_escape(out, cp),
             Escaping::DrfUnicode if cp == 0x2028 || cp == 0x2029 => push_u_escape(out, cp),
             Escaping::DrfUnicode => {
-                out.push(char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER))
+                let c = char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER);
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
         },
     }
 }
 
 /// `\uXXXX` with lowercase hex, as Python writes it (hand-rolled: this is the
-/// hot path for non-Latin names and `write!` is several times slower).
-fn push_u_escape(out: &mut String, unit: u32) {
+/// hot path for non-Latin names).
+#[inline]
+fn push_u_escape(out: &mut Vec<u8>, unit: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let nibble = |shift: u32| HEX[((unit >> shift) & 0xF) as usize];
-    let escape = [b'\\', b'u', nibble(12), nibble(8), nibble(4), nibble(0)];
-    // The six bytes are ASCII by construction.
-    out.push_str(std::str::from_utf8(&escape).unwrap_or("\\ufffd"));
+    out.extend_from_slice(&[b'\\', b'u', nibble(12), nibble(8), nibble(4), nibble(0)]);
+}
+
+/// `compact` with a space inserted after each separator offset.
+fn with_spaces(compact: &[u8], separator_ends: &[usize]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(compact.len() + separator_ends.len());
+    let mut start = 0;
+    for &end in separator_ends {
+        out.extend_from_slice(compact.get(start..end).unwrap_or_default());
+        out.push(b' ');
+        start = end;
+    }
+    out.extend_from_slice(compact.get(start..).unwrap_or_default());
+    out
+}
+
+/// Serialiser output with `ensure_ascii` is ASCII, hence UTF-8.
+fn ascii_to_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Turn a compact `json.dumps` string into the default-separator form
@@ -889,6 +1044,60 @@ mod tests {
             dumps(r#"{"a": 1, "b": 2, "a": 3}"#, Separators::Compact),
             r#"{"a":3,"b":2}"#
         );
+    }
+
+    #[test]
+    fn duplicate_keys_in_large_objects_behave_like_a_dict() {
+        // A reference dict: first position, last value.
+        fn reference(pairs: &[(String, i64)]) -> Vec<(String, i64)> {
+            let mut out: Vec<(String, i64)> = Vec::new();
+            for (k, v) in pairs {
+                match out.iter_mut().find(|(key, _)| key == k) {
+                    Some(slot) => slot.1 = *v,
+                    None => out.push((k.clone(), *v)),
+                }
+            }
+            out
+        }
+        let mut seed = 7u64;
+        for round in 0..200 {
+            let n = 1 + round % 60;
+            let pairs: Vec<(String, i64)> = (0..n)
+                .map(|i| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let key_space = 1 + (round % 45) as u64;
+                    (format!("k{}", (seed >> 33) % key_space), i as i64)
+                })
+                .collect();
+            let body = format!(
+                "{{{}}}",
+                pairs
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\": {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let expected: Vec<(PyStr, PyJson)> = reference(&pairs)
+                .into_iter()
+                .map(|(k, v)| (PyStr::Text(k), PyJson::Int(v.to_string())))
+                .collect();
+            assert_eq!(
+                parse(body.as_bytes()),
+                Ok(PyJson::Object(expected)),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn both_signed_forms_at_once() {
+        let v = parse(r#"{"b": [1, {"x:": "a,\"b"}], "a": "\u00e9"}"#.as_bytes()).unwrap();
+        let (compact, default) = v.canonical_forms();
+        assert_eq!(compact, br#"{"a":"\u00e9","b":[1,{"x:":"a,\"b"}]}"#);
+        assert_eq!(default, br#"{"a": "\u00e9", "b": [1, {"x:": "a,\"b"}]}"#);
+        assert_eq!(v.dumps(Separators::Default).as_bytes(), default.as_slice());
     }
 
     #[test]

@@ -8,17 +8,21 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::canonical_json::{compact_to_default, PyJson, Separators};
+use crate::canonical_json::{PyJson, Separators};
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of a hex-encoded SHA-256 MAC.
 pub const HEX_SIGNATURE_LEN: usize = 64;
 
+fn keyed_hmac(secret: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length, so this cannot fail.
+    <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!())
+}
+
 /// Raw HMAC-SHA256 of `message` under `secret`.
 pub fn mac(secret: &[u8], message: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut m = <HmacSha256 as KeyInit>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    let mut m = keyed_hmac(secret);
     m.update(message);
     m.finalize().into_bytes().into()
 }
@@ -51,25 +55,25 @@ impl SignedForm {
 
 /// The three messages a Lernito signature may cover, computed once per request.
 pub struct SignedMessages<'a> {
-    compact: String,
-    default: String,
+    compact: Vec<u8>,
+    default: Vec<u8>,
     raw: &'a [u8],
 }
 
 impl<'a> SignedMessages<'a> {
     pub fn new(parsed: &PyJson, raw: &'a [u8]) -> Self {
-        let compact = parsed.dumps(Separators::Compact);
+        let (compact, default) = parsed.canonical_forms_sized(raw.len().saturating_mul(3) + 16);
         SignedMessages {
-            default: compact_to_default(&compact),
             compact,
+            default,
             raw,
         }
     }
 
     fn forms(&self) -> [(SignedForm, &[u8]); 3] {
         [
-            (SignedForm::CompactJson, self.compact.as_bytes()),
-            (SignedForm::DefaultJson, self.default.as_bytes()),
+            (SignedForm::CompactJson, &self.compact),
+            (SignedForm::DefaultJson, &self.default),
             (SignedForm::RawBody, self.raw),
         ]
     }
@@ -109,8 +113,13 @@ pub fn verify_hex_any<S: AsRef<[u8]>>(
     let presented = decoded.unwrap_or([0u8; 32]);
     let mut matched = vec![Choice::from(0); messages.len()];
     for secret in secrets.iter().map(AsRef::as_ref).filter(|s| !s.is_empty()) {
+        // Key the HMAC once per secret; each message starts from a copy.
+        let keyed = keyed_hmac(secret);
         for (slot, message) in matched.iter_mut().zip(messages) {
-            *slot |= mac(secret, message).ct_eq(&presented);
+            let mut m = keyed.clone();
+            m.update(message);
+            let tag: [u8; 32] = m.finalize().into_bytes().into();
+            *slot |= tag.ct_eq(&presented);
         }
     }
     let mut result = None;
