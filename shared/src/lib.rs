@@ -6,5 +6,6 @@ pub mod metrics;
 pub mod observability;
 pub mod openedx;
 pub mod richie;
+pub mod richie_answer;
 pub mod secrets;
 pub mod signature;

@@ -19,9 +19,10 @@
 //!
 //! [`RichieApi`] is the port the forwarder delivers through; [`RichieClient`] is the
 //! reqwest adapter. [`RichieTarget`]s come from a JSON document (a Secrets Manager
-//! secret or an environment variable), see [`parse_targets`].
+//! secret or an environment variable), see [`parse_targets`]. What each answer means
+//! (status + body → [`RichieAnswer`] / [`RichieError`]) is decided by the pure
+//! [`crate::richie_answer::interpret`], which the `richie_response` fuzz target exercises.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -33,6 +34,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::openedx::retry::RetryPolicy;
+pub use crate::richie_answer::{
+    classify_bad_request, error_message, interpret, RichieAnswer, RichieError,
+};
 use crate::signature::richie_authorization;
 
 /// Default per-request timeout (richie-openedx-sync ≥ 1.3 uses 20 s; we keep a Lambda
@@ -42,8 +46,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// reverse proxy in front of Richie checks the basic credentials and then copies this
 /// header into `Authorization` (see the forwarder's README).
 pub const DEFAULT_PROXIED_SIGNATURE_HEADER: &str = "x-richie-authorization";
-/// Longest Richie error message kept for logs and reports.
-const MAX_MESSAGE_CHARS: usize = 300;
 
 /// HTTP basic credentials for a Richie behind a proxy that requires them.
 #[derive(Clone, PartialEq, Eq)]
@@ -338,63 +340,6 @@ pub fn parse_targets(document: &str) -> Result<Vec<RichieTarget>, TargetsError> 
         .collect()
 }
 
-/// What Richie answered to a delivered request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RichieAnswer {
-    /// 200: every course run in the request was synchronised (or deliberately left
-    /// alone, for runs in `manual` mode — Richie cannot tell us).
-    Synced,
-    /// 400 for the whole request (object form, or a list-level error): not retried.
-    Rejected { message: String },
-    /// 400 to a list: `failed` maps each rejected `resource_link` to Richie's message;
-    /// every other link of the request was synchronised.
-    Partial { failed: BTreeMap<String, String> },
-}
-
-/// Why a request gave no usable answer. Every variant means "try again later".
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RichieError {
-    /// 401/403: our secret (or signature placement) does not match Richie's configuration.
-    #[error("Richie refused our signature (HTTP {status}): {message}")]
-    Unauthorized { status: u16, message: String },
-    /// 429/5xx that persisted through the retries.
-    #[error("Richie unavailable (HTTP {status}) after {attempts} attempt(s)")]
-    Unavailable { status: u16, attempts: u32 },
-    #[error("Richie did not answer in time after {attempts} attempt(s)")]
-    Timeout { attempts: u32 },
-    #[error("cannot reach Richie after {attempts} attempt(s): {detail}")]
-    Connection { attempts: u32, detail: String },
-    /// Anything else (404 wrong URL, 405, 413 body too large for a proxy, 415…).
-    #[error("unexpected Richie answer (HTTP {status}): {message}")]
-    Unexpected { status: u16, message: String },
-}
-
-impl RichieError {
-    /// A stable label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RichieError::Unauthorized { .. } => "unauthorized",
-            RichieError::Unavailable { .. } => "unavailable",
-            RichieError::Timeout { .. } => "timeout",
-            RichieError::Connection { .. } => "connection",
-            RichieError::Unexpected { .. } => "unexpected_status",
-        }
-    }
-
-    /// A deployment mistake (secret, URL — a redirect included, as redirects are not
-    /// followed) rather than a passing outage: log it loudly.
-    pub fn is_configuration(&self) -> bool {
-        matches!(
-            self,
-            RichieError::Unauthorized { .. }
-                | RichieError::Unexpected {
-                    status: 300..=399 | 404 | 405,
-                    ..
-                }
-        )
-    }
-}
-
 /// The port: deliver one serialised body to one target.
 pub trait RichieApi: Send + Sync {
     /// POST `body` (exactly these bytes, signed) to `target`.
@@ -403,82 +348,6 @@ pub trait RichieApi: Send + Sync {
         target: &RichieTarget,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<RichieAnswer, RichieError>> + Send;
-}
-
-/// Render Richie's error body for a log line: `{"start": ["Datetime has wrong format…"]}`
-/// → `start: Datetime has wrong format…`.
-pub fn error_message(value: &Value) -> String {
-    fn flat(value: &Value, out: &mut Vec<String>, prefix: &str) {
-        match value {
-            Value::String(s) => out.push(if prefix.is_empty() {
-                s.clone()
-            } else {
-                format!("{prefix}: {s}")
-            }),
-            Value::Array(items) => items.iter().for_each(|v| flat(v, out, prefix)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    flat(v, out, &key);
-                }
-            }
-            other => out.push(if prefix.is_empty() {
-                other.to_string()
-            } else {
-                format!("{prefix}: {other}")
-            }),
-        }
-    }
-    let mut parts = Vec::new();
-    flat(value, &mut parts, "");
-    truncate(&parts.join("; "))
-}
-
-fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
-
-fn body_message(body: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value) => error_message(&value),
-        // An HTML error page or similar: keep it short and on one line.
-        Err(_) => truncate(
-            &String::from_utf8_lossy(body)
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-    }
-}
-
-/// Classify a 400 answer: a per-link map (list form) or a request-level error.
-pub fn classify_bad_request(body: &[u8]) -> RichieAnswer {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return RichieAnswer::Rejected {
-            message: body_message(body),
-        };
-    };
-    if let Value::Object(map) = &value {
-        let per_link = !map.is_empty() && map.values().all(Value::is_object);
-        if per_link {
-            let failed = map
-                .iter()
-                .filter(|(_, v)| v.get("success").and_then(Value::as_bool) != Some(true))
-                .map(|(link, v)| (link.clone(), error_message(v)))
-                .collect();
-            return RichieAnswer::Partial { failed };
-        }
-    }
-    RichieAnswer::Rejected {
-        message: error_message(&value),
-    }
 }
 
 /// Settings of the reqwest adapter.
@@ -576,36 +445,21 @@ impl RichieApi for RichieClient {
         loop {
             attempt += 1;
             let wait = match self.attempt(target, &body, &signature).await {
-                Ok((status, retry_after, reply)) => match status.as_u16() {
-                    200..=299 => return Ok(RichieAnswer::Synced),
-                    400 => return Ok(classify_bad_request(&reply)),
-                    status @ (401 | 403) => {
-                        return Err(RichieError::Unauthorized {
-                            status,
-                            message: body_message(&reply),
-                        })
-                    }
-                    status @ (429 | 500..=599) => {
-                        let error = RichieError::Unavailable {
-                            status,
-                            attempts: attempt,
-                        };
-                        if attempt >= self.retry.max_attempts {
-                            return Err(error);
+                Ok((status, retry_after, reply)) => {
+                    match interpret(status.as_u16(), &reply, attempt) {
+                        Err(error @ RichieError::Unavailable { .. }) => {
+                            if attempt >= self.retry.max_attempts {
+                                return Err(error);
+                            }
+                            match self.retry.retry_after(retry_after.as_deref()) {
+                                None => return Err(error),
+                                Some(Some(wait)) => wait,
+                                Some(None) => self.retry.backoff(attempt),
+                            }
                         }
-                        match self.retry.retry_after(retry_after.as_deref()) {
-                            None => return Err(error),
-                            Some(Some(wait)) => wait,
-                            Some(None) => self.retry.backoff(attempt),
-                        }
+                        outcome => return outcome,
                     }
-                    status => {
-                        return Err(RichieError::Unexpected {
-                            status,
-                            message: body_message(&reply),
-                        })
-                    }
-                },
+                }
                 Err(err) => {
                     let error = if err.is_timeout() {
                         RichieError::Timeout { attempts: attempt }
@@ -723,43 +577,5 @@ mod tests {
             !debug.contains("s@cret") && !debug.contains("\"s\""),
             "{debug}"
         );
-    }
-
-    #[test]
-    fn bad_request_classification() {
-        assert_eq!(
-            classify_bad_request(br#"{"resource_link": ["Unknown course: NOPE101."]}"#),
-            RichieAnswer::Rejected {
-                message: "resource_link: Unknown course: NOPE101.".into()
-            }
-        );
-        let partial = classify_bad_request(
-            br#"{"https://lms/courses/a/info": {"success": true}, "https://lms/courses/b/info": {"start": ["Datetime has wrong format."]}}"#,
-        );
-        let RichieAnswer::Partial { failed } = partial else {
-            panic!("{partial:?}")
-        };
-        assert_eq!(failed.len(), 1);
-        assert_eq!(
-            failed["https://lms/courses/b/info"],
-            "start: Datetime has wrong format."
-        );
-        assert_eq!(
-            classify_bad_request(br#"{"detail": "JSON parse error - Expecting value"}"#),
-            RichieAnswer::Rejected {
-                message: "detail: JSON parse error - Expecting value".into()
-            }
-        );
-        assert_eq!(
-            classify_bad_request(b"<html>\n Bad\n</html>"),
-            RichieAnswer::Rejected {
-                message: "<html> Bad </html>".into()
-            }
-        );
-        let long = format!("\"{}\"", "x".repeat(1000));
-        let RichieAnswer::Rejected { message } = classify_bad_request(long.as_bytes()) else {
-            panic!()
-        };
-        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
     }
 }
