@@ -5,6 +5,7 @@ pub mod course_key;
 pub mod metrics;
 pub mod observability;
 pub mod openedx;
+pub mod openedx_parse;
 pub mod richie;
 pub mod richie_answer;
 pub mod secrets;

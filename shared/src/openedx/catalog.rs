@@ -18,7 +18,9 @@
 //!   when a Studio URL is configured.
 //!
 //! [`OpenEdxClient`] implements [`CatalogLms`] with the course API alone;
-//! [`CatalogClient`] adds the optional lookups above.
+//! [`CatalogClient`] adds the optional lookups above. What each answer means is decided
+//! by the pure parsers of [`crate::openedx_parse`] (unit-tested there, fuzzed by the
+//! `course_catalog` target); this file only makes the calls.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -26,24 +28,44 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
-use serde_json::Value;
 
-use super::rest::{encode_path, opt_str, Reply};
+use super::rest::{encode_path, Reply};
 use super::{CatalogLms, CoursePage, CourseRun, LmsError, OpenEdxClient};
+use crate::openedx_parse::{self as parse, CourseFields, ParseError};
 
-/// A course API object (list row or detail) → [`CourseRun`] (no language/count).
-fn course_from_json(v: &Value, fallback_id: &str) -> CourseRun {
+/// The course API's fields of a run (no language/count lookups yet).
+fn course_run(fields: CourseFields) -> CourseRun {
+    let CourseFields {
+        course_id,
+        name,
+        start,
+        end,
+        enrollment_start,
+        enrollment_end,
+        language,
+        catalog_visibility,
+        hidden,
+        enrollment_count,
+    } = fields;
     CourseRun {
-        course_id: opt_str(v, "id").unwrap_or_else(|| fallback_id.to_owned()),
-        name: opt_str(v, "name"),
-        start: opt_str(v, "start"),
-        end: opt_str(v, "end"),
-        enrollment_start: opt_str(v, "enrollment_start"),
-        enrollment_end: opt_str(v, "enrollment_end"),
-        language: opt_str(v, "language"),
-        catalog_visibility: opt_str(v, "catalog_visibility"),
-        hidden: v.get("hidden").and_then(Value::as_bool),
-        enrollment_count: v.get("enrollment_count").and_then(Value::as_u64),
+        course_id,
+        name,
+        start,
+        end,
+        enrollment_start,
+        enrollment_end,
+        language,
+        catalog_visibility,
+        hidden,
+        enrollment_count,
+    }
+}
+
+/// A parse failure of `operation`'s answer.
+fn invalid(operation: &'static str) -> impl Fn(ParseError) -> LmsError {
+    move |e| LmsError::InvalidResponse {
+        operation,
+        detail: e.0,
     }
 }
 
@@ -65,7 +87,9 @@ impl OpenEdxClient {
             })
             .await?;
         match reply.status.as_u16() {
-            200 => Ok(Some(course_from_json(&reply.json(OP)?, course_id))),
+            200 => parse::parse_course_detail(&reply.body, course_id)
+                .map(|fields| Some(course_run(fields)))
+                .map_err(invalid(OP)),
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),
         }
@@ -92,23 +116,12 @@ impl OpenEdxClient {
             .await?;
         match reply.status.as_u16() {
             200 => {
-                let v = reply.json(OP)?;
-                let runs: Vec<CourseRun> = v
-                    .get("results")
-                    .and_then(Value::as_array)
-                    .map(|rows| {
-                        rows.iter()
-                            .filter(|r| opt_str(r, "id").is_some())
-                            .map(|r| course_from_json(r, ""))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let pagination = v.get("pagination").unwrap_or(&v);
-                let has_next = pagination.get("next").is_some_and(|n| !n.is_null());
+                let parsed = parse::parse_course_list(&reply.body, page).map_err(invalid(OP))?;
+                let runs: Vec<CourseRun> = parsed.courses.into_iter().map(course_run).collect();
                 let page = CoursePage {
                     course_ids: runs.iter().map(|r| r.course_id.clone()).collect(),
-                    next_page: has_next.then_some(page + 1),
-                    total: pagination.get("count").and_then(Value::as_u64),
+                    next_page: parsed.next_page,
+                    total: parsed.total,
                 };
                 Ok((page, runs))
             }
@@ -263,10 +276,7 @@ impl RouteProbe {
 /// 404 from Django's URL resolver (no such route: HTML page) vs. 404 from the view
 /// (JSON body: unknown course).
 fn route_missing(reply: &Reply) -> bool {
-    reply.status.as_u16() == 404
-        && serde_json::from_slice::<Value>(&reply.body)
-            .map(|v| !v.is_object())
-            .unwrap_or(true)
+    parse::route_missing(reply.status.as_u16(), &reply.body)
 }
 
 impl CatalogClient {
@@ -328,7 +338,7 @@ impl CatalogClient {
                     })
                     .await?;
                 match reply.status.as_u16() {
-                    200 => Ok((opt_str(&reply.json(OP)?, "language").filter(|l| !l.trim().is_empty()), false)),
+                    200 => Ok((parse::parse_courseware_language(&reply.body).map_err(invalid(OP))?, false)),
                     404 if route_missing(&reply) => {
                         tracing::warn!("this LMS has no courseware API; course languages fall back to the configured default");
                         Ok((None, true))
@@ -360,7 +370,7 @@ impl CatalogClient {
             .call(async {
                 let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
                 match reply.status.as_u16() {
-                    200 => Ok((reply.json(OP)?.get("total_enrollment").and_then(Value::as_u64), false)),
+                    200 => Ok((parse::parse_total_enrollment(&reply.body).map_err(invalid(OP))?, false)),
                     404 if route_missing(&reply) => {
                         tracing::warn!("this LMS has no instructor v2 API; enrollment counts are not sent to Richie");
                         Ok((None, true))
@@ -409,22 +419,13 @@ impl CatalogClient {
                     })
                 }
             }
-            let page = reply.json(OP)?;
-            active += page
-                .get("results")
-                .and_then(Value::as_array)
-                .map(|rows| {
-                    rows.iter()
-                        .filter(|r| r.get("is_active").and_then(Value::as_bool) == Some(true))
-                        .count() as u64
-                })
-                .unwrap_or(0);
+            let page = parse::parse_enrollments_page(&reply.body).map_err(invalid(OP))?;
+            active = active.saturating_add(page.active);
             // Follow the opaque cursor on our own base URL (the LMS may build `next`
             // with an internal scheme or host).
             cursor = page
-                .get("next")
-                .and_then(Value::as_str)
-                .and_then(|next| reqwest::Url::parse(next).ok())
+                .next
+                .and_then(|next| reqwest::Url::parse(&next).ok())
                 .and_then(|next| {
                     next.query_pairs()
                         .find(|(k, _)| k == "cursor")
@@ -457,12 +458,7 @@ impl CatalogClient {
             .execute(OP, Some(()), true, &|http: &Client| http.get(&url))
             .await?;
         match reply.status.as_u16() {
-            200 => Ok(reply
-                .json(OP)?
-                .get("catalog_visibility")
-                .and_then(|s| s.get("value"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)),
+            200 => parse::parse_cms_catalog_visibility(&reply.body).map_err(invalid(OP)),
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),
         }

@@ -1,0 +1,309 @@
+//! What the Open edX LMS's REST answers mean, without HTTP: body bytes in, plain data out.
+//!
+//! The REST adapter ([`crate::openedx`], feature `adapters`) calls these once it has
+//! the status it expected; the `course_catalog` fuzz target checks their properties on
+//! arbitrary bytes. Nothing here panics, whatever the body.
+//!
+//! Course API (edx-platform `lms/djangoapps/course_api/`: `views.py` `CourseListView`,
+//! `CourseDetailView`; `serializers.py` `CourseSerializer`; pagination
+//! `LazyPageNumberPagination` = edx-drf-extensions `NamespacedPageNumberPagination`):
+//! * detail: `{"id", "name", "start", "end", "enrollment_start", "enrollment_end",
+//!   "hidden", …}` (dates as ISO-8601 strings or `null`; validated by the forwarder's
+//!   payload builder, which owns the format Richie wants);
+//! * list: `{"results": [detail, …], "pagination": {"next", "previous", "count",
+//!   "num_pages"}}` (plain DRF puts `next`/`count` at the top level: accepted too).
+
+use serde_json::Value;
+
+/// An answer whose shape is not the documented one (`LmsError::InvalidResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+fn json(body: &[u8]) -> Result<Value, ParseError> {
+    serde_json::from_slice(body).map_err(|e| ParseError(e.to_string()))
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn is_blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+/// The fields the forwarder reads from one course API object (a list row or the detail
+/// answer): the course-API half of `openedx::CourseRun` (language, enrollment count and
+/// exact visibility come from other endpoints, when configured).
+///
+/// Invariants: `course_id` is not blank; every other field is the object's value as
+/// sent when it has the expected JSON type (string, bool, unsigned integer), else `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CourseFields {
+    pub course_id: String,
+    pub name: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub enrollment_start: Option<String>,
+    pub enrollment_end: Option<String>,
+    pub language: Option<String>,
+    pub catalog_visibility: Option<String>,
+    pub hidden: Option<bool>,
+    pub enrollment_count: Option<u64>,
+}
+
+/// One page of the course list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CourseListPage {
+    /// The rows with a usable (non-blank string) `id`, in the LMS's order; other rows
+    /// are skipped.
+    pub courses: Vec<CourseFields>,
+    /// `page + 1` when the LMS announces a next page (never past `u32::MAX`).
+    pub next_page: Option<u32>,
+    /// The LMS's `count`, when it sends one.
+    pub total: Option<u64>,
+}
+
+/// One course API object → its fields. The object's own `id` wins; a missing or blank
+/// one falls back to `fallback_id` (the id that was asked for). `None` when `v` is not
+/// an object or no usable id is left.
+pub fn course_fields(v: &Value, fallback_id: &str) -> Option<CourseFields> {
+    if !v.is_object() {
+        return None;
+    }
+    let course_id = match text(v, "id").filter(|id| !is_blank(id)) {
+        Some(id) => id,
+        None if !is_blank(fallback_id) => fallback_id.to_owned(),
+        None => return None,
+    };
+    Some(CourseFields {
+        course_id,
+        name: text(v, "name"),
+        start: text(v, "start"),
+        end: text(v, "end"),
+        enrollment_start: text(v, "enrollment_start"),
+        enrollment_end: text(v, "enrollment_end"),
+        language: text(v, "language"),
+        catalog_visibility: text(v, "catalog_visibility"),
+        hidden: v.get("hidden").and_then(Value::as_bool),
+        enrollment_count: v.get("enrollment_count").and_then(Value::as_u64),
+    })
+}
+
+/// A 200 of `GET /api/courses/v1/courses/{id}/`. An answer that is not a JSON object
+/// is an error, never an empty course (that would clear every date in Richie).
+pub fn parse_course_detail(body: &[u8], requested_id: &str) -> Result<CourseFields, ParseError> {
+    let v = json(body)?;
+    if !v.is_object() {
+        return Err(ParseError("course detail is not a JSON object".into()));
+    }
+    course_fields(&v, requested_id).ok_or_else(|| ParseError("course without an id".into()))
+}
+
+/// A 200 of `GET /api/courses/v1/courses/?page={page}`. An answer without a `results`
+/// list is an error (a resync must not end silently on a page it did not understand).
+pub fn parse_course_list(body: &[u8], page: u32) -> Result<CourseListPage, ParseError> {
+    let v = json(body)?;
+    let rows = v
+        .get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ParseError("course list without a results list".into()))?;
+    let courses = rows
+        .iter()
+        .filter_map(|row| course_fields(row, ""))
+        .collect();
+    let pagination = v.get("pagination").filter(|p| p.is_object()).unwrap_or(&v);
+    let has_next = pagination.get("next").is_some_and(|n| !n.is_null());
+    Ok(CourseListPage {
+        courses,
+        next_page: if has_next { page.checked_add(1) } else { None },
+        total: pagination.get("count").and_then(Value::as_u64),
+    })
+}
+
+/// A 200 of `GET /api/courseware/course/{id}?requested_fields=language`: the course
+/// language, `None` when absent or blank.
+pub fn parse_courseware_language(body: &[u8]) -> Result<Option<String>, ParseError> {
+    Ok(text(&json(body)?, "language").filter(|l| !is_blank(l)))
+}
+
+/// A 200 of `GET /api/instructor/v2/courses/{id}`: `total_enrollment`, if a count.
+pub fn parse_total_enrollment(body: &[u8]) -> Result<Option<u64>, ParseError> {
+    Ok(json(body)?.get("total_enrollment").and_then(Value::as_u64))
+}
+
+/// A 200 of Studio's `GET /api/contentstore/v0/advanced_settings/{id}`: the value of
+/// the `catalog_visibility` setting (`{"catalog_visibility": {"value": "both", …}}`).
+pub fn parse_cms_catalog_visibility(body: &[u8]) -> Result<Option<String>, ParseError> {
+    Ok(json(body)?
+        .get("catalog_visibility")
+        .and_then(|s| s.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
+/// One page of `GET /api/enrollment/v1/enrollments?course_id=` (cursor pagination).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EnrollmentsPage {
+    /// Rows with `"is_active": true` (never more than the page's rows).
+    pub active: u64,
+    /// The `next` URL, as sent (the caller extracts the cursor).
+    pub next: Option<String>,
+}
+
+/// A 200 of the staff enrollments list.
+pub fn parse_enrollments_page(body: &[u8]) -> Result<EnrollmentsPage, ParseError> {
+    let page = json(body)?;
+    let active = page
+        .get("results")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| r.get("is_active").and_then(Value::as_bool) == Some(true))
+                .count() as u64
+        })
+        .unwrap_or(0);
+    Ok(EnrollmentsPage {
+        active,
+        next: text(&page, "next"),
+    })
+}
+
+/// A 404 from Django's URL resolver (no such route on this release: an HTML page, or
+/// anything but a JSON object) rather than from the view (a JSON object: unknown course).
+pub fn route_missing(status: u16, body: &[u8]) -> bool {
+    status == 404
+        && serde_json::from_slice::<Value>(body)
+            .map(|v| !v.is_object())
+            .unwrap_or(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DETAIL: &str = r#"{"id": "course-v1:edX+DemoX+2030", "name": "Demo", "start": "2030-01-01T00:00:00Z",
+        "end": null, "enrollment_start": "2029-12-01T00:00:00Z", "enrollment_end": null,
+        "hidden": false, "pacing": "instructor", "media": {}}"#;
+
+    #[test]
+    fn detail_reads_the_course_serializer_fields() {
+        let f = parse_course_detail(DETAIL.as_bytes(), "course-v1:edX+DemoX+2030").unwrap();
+        assert_eq!(
+            f,
+            CourseFields {
+                course_id: "course-v1:edX+DemoX+2030".into(),
+                name: Some("Demo".into()),
+                start: Some("2030-01-01T00:00:00Z".into()),
+                enrollment_start: Some("2029-12-01T00:00:00Z".into()),
+                hidden: Some(false),
+                ..CourseFields::default()
+            }
+        );
+        // Fields of the wrong type are absent, not errors.
+        let f = parse_course_detail(
+            br#"{"start": 5, "hidden": "yes", "enrollment_count": -1, "language": "fr"}"#,
+            "course-v1:a+b+c",
+        )
+        .unwrap();
+        assert_eq!(f.course_id, "course-v1:a+b+c");
+        assert_eq!((f.start, f.hidden, f.enrollment_count), (None, None, None));
+        assert_eq!(f.language.as_deref(), Some("fr"));
+    }
+
+    #[test]
+    fn detail_ids_are_never_blank() {
+        let f = parse_course_detail(br#"{"id": "  "}"#, "course-v1:a+b+c").unwrap();
+        assert_eq!(f.course_id, "course-v1:a+b+c");
+        for (body, requested) in [
+            (&br#"{"id": ""}"#[..], ""),
+            (br#"{}"#, " "),
+            (br#"[]"#, "course-v1:a+b+c"),
+            (br#"null"#, "course-v1:a+b+c"),
+            (b"<html>", "course-v1:a+b+c"),
+        ] {
+            assert!(parse_course_detail(body, requested).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn list_pages() {
+        let body = format!(
+            r#"{{"results": [{DETAIL}, {{"id": ""}}, {{"name": "no id"}}, 7, {{"id": "course-v1:o+c+r"}}],
+                "pagination": {{"next": "http://lms/api/courses/v1/courses/?page=3", "previous": null, "count": 25, "num_pages": 3}}}}"#
+        );
+        let page = parse_course_list(body.as_bytes(), 2).unwrap();
+        let ids: Vec<&str> = page.courses.iter().map(|c| c.course_id.as_str()).collect();
+        assert_eq!(ids, ["course-v1:edX+DemoX+2030", "course-v1:o+c+r"]);
+        assert_eq!((page.next_page, page.total), (Some(3), Some(25)));
+        // Plain DRF pagination at the top level; last page.
+        let page = parse_course_list(br#"{"count": 1, "next": null, "results": []}"#, 1).unwrap();
+        assert_eq!(
+            page,
+            CourseListPage {
+                total: Some(1),
+                ..CourseListPage::default()
+            }
+        );
+        // No page after u32::MAX.
+        let page = parse_course_list(br#"{"next": "x", "results": []}"#, u32::MAX).unwrap();
+        assert_eq!(page.next_page, None);
+        for body in [&b"{}"[..], br#"{"results": {}}"#, b"[]", b"nope"] {
+            assert!(parse_course_list(body, 1).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn optional_lookups() {
+        assert_eq!(
+            parse_courseware_language(br#"{"language": "fr"}"#),
+            Ok(Some("fr".into()))
+        );
+        assert_eq!(parse_courseware_language(br#"{"language": " "}"#), Ok(None));
+        assert_eq!(
+            parse_courseware_language(br#"{"language": null}"#),
+            Ok(None)
+        );
+        assert!(parse_courseware_language(b"<html>").is_err());
+        assert_eq!(
+            parse_total_enrollment(br#"{"total_enrollment": 42}"#),
+            Ok(Some(42))
+        );
+        assert_eq!(
+            parse_total_enrollment(br#"{"total_enrollment": "42"}"#),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_cms_catalog_visibility(
+                br#"{"catalog_visibility": {"value": "about", "deprecated": false}}"#
+            ),
+            Ok(Some("about".into()))
+        );
+        assert_eq!(
+            parse_cms_catalog_visibility(br#"{"catalog_visibility": "about"}"#),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_enrollments_page(
+                br#"{"next": "http://lms/x?cursor=abc", "results": [{"is_active": true}, {"is_active": false}, {}]}"#
+            ),
+            Ok(EnrollmentsPage { active: 1, next: Some("http://lms/x?cursor=abc".into()) })
+        );
+        assert_eq!(
+            parse_enrollments_page(b"[]"),
+            Ok(EnrollmentsPage::default())
+        );
+    }
+
+    #[test]
+    fn missing_routes_answer_html() {
+        assert!(route_missing(
+            404,
+            b"<!DOCTYPE html><title>Page not found</title>"
+        ));
+        assert!(route_missing(404, b""));
+        assert!(route_missing(404, b"[]"));
+        assert!(!route_missing(404, br#"{"detail": "Not found."}"#));
+        assert!(!route_missing(200, b"<html>"));
+    }
+}
