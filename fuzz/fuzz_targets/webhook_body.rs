@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         let again = parse(default.as_bytes()).expect("default form parses");
         assert_eq!(again.dumps(Separators::Default), default);
     }
-    assert!(compact.is_ascii() && default.is_ascii(), "ensure_ascii output");
+    assert!(
+        compact.is_ascii() && default.is_ascii(),
+        "ensure_ascii output"
+    );
     let messages = SignedMessages::new(&value, data);
     let _ = verify_lernito("00", &["secret"], &messages);
     let _ = verify_lernito(&"a".repeat(64), &["secret"], &messages);
