@@ -12,6 +12,17 @@
 //!   payload builder, which owns the format Richie wants);
 //! * list: `{"results": [detail, …], "pagination": {"next", "previous", "count",
 //!   "num_pages"}}` (plain DRF puts `next`/`count` at the top level: accepted too).
+//!
+//! Enrollment side (the webhook; fuzzed by the `lms_responses` target):
+//! * token: `POST /oauth2/access_token` → `{"access_token", "expires_in", "token_type", …}`
+//!   (`openedx/core/djangoapps/oauth_dispatch/views.py` `AccessTokenView`);
+//! * user by email: `GET /api/user/v1/accounts?email=` → a list of accounts (an object
+//!   on some releases) (`user_api/accounts/views.py` `AccountViewSet.list`);
+//! * enroll: `POST /api/enrollment/v1/enrollment` → the enrollment, with `is_active`;
+//! * allowances: `GET …/enrollment_allowed/?email=` → a list of `{course_id, auto_enroll, …}`;
+//! * batched course check: `GET /api/courses/v1/courses/?course_keys=` → the list page.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -178,6 +189,145 @@ pub fn route_missing(status: u16, body: &[u8]) -> bool {
             .unwrap_or(true)
 }
 
+/// Token lifetime when the LMS does not say (`OAUTH2_PROVIDER['ACCESS_TOKEN_EXPIRE_SECONDS']`
+/// defaults to one hour).
+pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// Longest lifetime believed: a token is fetched again after a day whatever the LMS
+/// says (and an absurd `expires_in` cannot overflow the refresh deadline).
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// An OAuth2 access token and how long it may be used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    /// Non-empty, visible ASCII only: safe to put in an `Authorization` header.
+    pub value: String,
+    /// At most [`MAX_TOKEN_LIFETIME`].
+    pub lifetime: Duration,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &"<redacted>")
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+/// A 200 of the token endpoint. `expires_in` absent or `null` means
+/// [`DEFAULT_TOKEN_LIFETIME`]; anything but a whole number of seconds is an error, as is
+/// a token that could not travel in a header. Error texts never quote the body.
+pub fn parse_token(body: &[u8]) -> Result<AccessToken, ParseError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ParseError(format!(
+            "token answer is not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let value = v
+        .get("access_token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ParseError("token answer without an access_token string".into()))?;
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ParseError(
+            "access_token is empty or not visible ASCII".into(),
+        ));
+    }
+    let lifetime = match v.get("expires_in") {
+        None | Some(Value::Null) => DEFAULT_TOKEN_LIFETIME,
+        Some(n) => n
+            .as_u64()
+            .map(|secs| Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME))
+            .ok_or_else(|| ParseError("expires_in is not a whole number of seconds".into()))?,
+    };
+    Ok(AccessToken {
+        value: value.to_owned(),
+        lifetime,
+    })
+}
+
+/// An account found by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Not blank.
+    pub username: String,
+    /// `is_active` when it is a boolean, else `true` (the list only shows accounts).
+    pub is_active: bool,
+}
+
+/// A 200 of the accounts list: the first account, `None` for an empty list (or any
+/// answer that is neither a list nor an object). An account without a usable
+/// `username` is an error, never a user called "".
+pub fn parse_account(body: &[u8]) -> Result<Option<Account>, ParseError> {
+    let v = json(body)?;
+    let first = match &v {
+        Value::Array(items) => items.first(),
+        Value::Object(_) => Some(&v),
+        _ => None,
+    };
+    let Some(account) = first else {
+        return Ok(None);
+    };
+    let username = text(account, "username")
+        .filter(|u| !is_blank(u))
+        .ok_or_else(|| ParseError("account without username".into()))?;
+    let is_active = account
+        .get("is_active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Ok(Some(Account {
+        username,
+        is_active,
+    }))
+}
+
+/// A 200/201 of the enrollment POST: is the enrollment active? Only an explicit
+/// `"is_active": false` says no (the view answers with the serialised enrollment).
+pub fn parse_enrollment_active(body: &[u8]) -> Result<bool, ParseError> {
+    Ok(json(body)?.get("is_active").and_then(Value::as_bool) != Some(false))
+}
+
+/// A 200 of the allowance list for one email: the `auto_enroll` flag of the first row
+/// for `course_id` (`true` when the row does not say), `None` when there is no such
+/// row (or the answer is not a list).
+pub fn parse_allowance_auto_enroll(
+    body: &[u8],
+    course_id: &str,
+) -> Result<Option<bool>, ParseError> {
+    let rows = json(body)?;
+    Ok(rows
+        .as_array()
+        .and_then(|rows| {
+            rows.iter()
+                .find(|r| r.get("course_id").and_then(Value::as_str) == Some(course_id))
+        })
+        .map(|row| {
+            row.get("auto_enroll")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)
+        }))
+}
+
+/// The course ids in a course-list page (`{"results": [{"id": ...}, ...]}`,
+/// `course_api/serializers.py` `CourseSerializer`); `None` if the shape is not that.
+pub fn parse_listed_course_ids(body: &[u8]) -> Option<Vec<String>> {
+    let page: Value = serde_json::from_slice(body).ok()?;
+    let results = page.get("results")?.as_array()?;
+    Some(
+        results
+            .iter()
+            .filter_map(|course| {
+                course
+                    .get("id")
+                    .or_else(|| course.get("course_id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +455,129 @@ mod tests {
         assert!(route_missing(404, b"[]"));
         assert!(!route_missing(404, br#"{"detail": "Not found."}"#));
         assert!(!route_missing(200, b"<html>"));
+    }
+
+    #[test]
+    fn tokens() {
+        let t = parse_token(br#"{"access_token": "eyJ.a-b_c.d", "expires_in": 36000, "token_type": "JWT", "scope": "read write"}"#).unwrap();
+        assert_eq!(
+            (t.value.as_str(), t.lifetime),
+            ("eyJ.a-b_c.d", Duration::from_secs(36000))
+        );
+        assert!(!format!("{t:?}").contains("eyJ"));
+        assert_eq!(
+            parse_token(br#"{"access_token": "t", "expires_in": null}"#)
+                .unwrap()
+                .lifetime,
+            DEFAULT_TOKEN_LIFETIME
+        );
+        assert_eq!(
+            parse_token(br#"{"access_token": "t"}"#).unwrap().lifetime,
+            DEFAULT_TOKEN_LIFETIME
+        );
+        // Would overflow `Instant::now() + lifetime`.
+        assert_eq!(
+            parse_token(br#"{"access_token": "t", "expires_in": 18446744073709551615}"#)
+                .unwrap()
+                .lifetime,
+            MAX_TOKEN_LIFETIME
+        );
+        assert_eq!(
+            parse_token(br#"{"access_token": "t", "expires_in": 0}"#)
+                .unwrap()
+                .lifetime,
+            Duration::ZERO
+        );
+        for body in [
+            &br#"{"access_token": ""}"#[..],
+            br#"{"access_token": "a b"}"#,
+            br#"{"access_token": "a\nX-Injected: 1"}"#,
+            br#"{"access_token": "t\u00e9"}"#,
+            br#"{"access_token": 5}"#,
+            br#"{"access_token": "t", "expires_in": 3600.5}"#,
+            br#"{"access_token": "t", "expires_in": -1}"#,
+            br#"{"access_token": "t", "expires_in": "3600"}"#,
+            br#"[]"#,
+            b"<html>secret-ish</html>",
+        ] {
+            let err = parse_token(body).unwrap_err().0;
+            assert!(
+                !err.contains("secret-ish") && !err.contains("Injected"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn accounts() {
+        let ada = Account {
+            username: "ada".into(),
+            is_active: true,
+        };
+        assert_eq!(
+            parse_account(br#"[{"username": "ada", "email": "a@x"}, {"username": "b"}]"#),
+            Ok(Some(ada.clone()))
+        );
+        assert_eq!(
+            parse_account(br#"{"username": "ada", "is_active": "yes"}"#),
+            Ok(Some(ada))
+        );
+        assert_eq!(
+            parse_account(br#"[{"username": "bob", "is_active": false}]"#),
+            Ok(Some(Account {
+                username: "bob".into(),
+                is_active: false
+            }))
+        );
+        assert_eq!(parse_account(b"[]"), Ok(None));
+        assert_eq!(parse_account(b"null"), Ok(None));
+        for body in [
+            &br#"[{"username": ""}]"#[..],
+            br#"[{"username": 1}]"#,
+            br#"[7]"#,
+            br#"{}"#,
+            b"<html>",
+        ] {
+            assert!(parse_account(body).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn enrollments_and_allowances() {
+        assert_eq!(
+            parse_enrollment_active(br#"{"is_active": true, "mode": "audit"}"#),
+            Ok(true)
+        );
+        assert_eq!(parse_enrollment_active(br#"{"mode": "audit"}"#), Ok(true));
+        assert_eq!(
+            parse_enrollment_active(br#"{"is_active": false}"#),
+            Ok(false)
+        );
+        assert!(parse_enrollment_active(b"").is_err());
+        let rows = br#"[{"course_id": "course-v1:a+b+c", "auto_enroll": false}, {"course_id": "course-v1:a+b+d"}, {"course_id": "course-v1:a+b+c", "auto_enroll": true}]"#;
+        assert_eq!(
+            parse_allowance_auto_enroll(rows, "course-v1:a+b+c"),
+            Ok(Some(false))
+        );
+        assert_eq!(
+            parse_allowance_auto_enroll(rows, "course-v1:a+b+d"),
+            Ok(Some(true))
+        );
+        assert_eq!(
+            parse_allowance_auto_enroll(rows, "course-v1:x+y+z"),
+            Ok(None)
+        );
+        assert_eq!(
+            parse_allowance_auto_enroll(br#"{"results": []}"#, "c"),
+            Ok(None)
+        );
+        assert!(parse_allowance_auto_enroll(b"<html>", "c").is_err());
+        assert_eq!(
+            parse_listed_course_ids(
+                br#"{"results": [{"id": "a"}, {"course_id": "b"}, {"id": 5}, 3]}"#
+            ),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(parse_listed_course_ids(br#"{"results": {}}"#), None);
     }
 }

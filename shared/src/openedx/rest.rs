@@ -30,6 +30,8 @@ use super::{
     AllowanceApi, AllowanceOutcome, EnrollmentLms, EnrollmentOutcome, LmsError, LmsUser,
     OpenEdxConfig,
 };
+pub use crate::openedx_parse::parse_listed_course_ids;
+use crate::openedx_parse::{self as parse, ParseError};
 use crate::secrets::{SecretCache, SecretSource};
 
 /// `EnrollmentAllowedView` (Quince → Teak).
@@ -62,13 +64,6 @@ pub(super) struct Reply {
 }
 
 impl Reply {
-    pub(super) fn json(&self, operation: &'static str) -> Result<Value, LmsError> {
-        serde_json::from_slice(&self.body).map_err(|e| LmsError::InvalidResponse {
-            operation,
-            detail: e.to_string(),
-        })
-    }
-
     /// The error for an answer the operation has no use for: 403 means the
     /// service user lacks permission, anything else is unexpected.
     pub(super) fn unexpected(&self, operation: &'static str) -> LmsError {
@@ -236,21 +231,11 @@ impl OpenEdxClient {
             .await?;
         match reply.status.as_u16() {
             200 => {
-                #[derive(Deserialize)]
-                struct TokenResponse {
-                    access_token: String,
-                    expires_in: Option<u64>,
-                }
-                let parsed: TokenResponse =
-                    serde_json::from_slice(&reply.body).map_err(|e| LmsError::InvalidResponse {
-                        operation: OP,
-                        detail: e.to_string(),
-                    })?;
-                let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-                let margin = self.config.token_refresh_margin.min(lifetime / 2);
+                let parsed = parse::parse_token(&reply.body).map_err(invalid(OP))?;
+                let margin = self.config.token_refresh_margin.min(parsed.lifetime / 2);
                 Ok(CachedToken {
-                    value: parsed.access_token.into(),
-                    refresh_at: Instant::now() + lifetime - margin,
+                    value: parsed.value.into(),
+                    refresh_at: Instant::now() + parsed.lifetime - margin,
                 })
             }
             400 | 401 | 403 => Err(LmsError::Unauthorized {
@@ -482,17 +467,10 @@ impl OpenEdxClient {
                 status: reply.status.as_u16(),
             });
         }
-        let rows = reply.json(OP)?;
-        let rows = rows.as_array().cloned().unwrap_or_default();
-        let row = rows
-            .iter()
-            .find(|r| r.get("course_id").and_then(Value::as_str) == Some(course_id));
-        match row
-            .and_then(|r| r.get("auto_enroll"))
-            .and_then(Value::as_bool)
+        if parse::parse_allowance_auto_enroll(&reply.body, course_id).map_err(invalid(OP))?
+            == Some(true)
         {
-            Some(true) | None if row.is_some() => return Ok(AllowanceOutcome::AlreadyPresent),
-            _ => {}
+            return Ok(AllowanceOutcome::AlreadyPresent);
         }
         const DEL: &str = "delete_allowance";
         let body = json!({"email": email, "course_id": course_id});
@@ -536,10 +514,6 @@ impl OpenEdxClient {
             }),
         }
     }
-}
-
-pub(super) fn opt_str(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
 impl OpenEdxClient {
@@ -619,23 +593,12 @@ impl OpenEdxClient {
     }
 }
 
-/// The course ids in a course-list page (`{"results": [{"id": ...}, ...]}`,
-/// `course_api/serializers.py` `CourseSerializer`); `None` if the shape is not that.
-pub fn parse_listed_course_ids(body: &[u8]) -> Option<Vec<String>> {
-    let page: Value = serde_json::from_slice(body).ok()?;
-    let results = page.get("results")?.as_array()?;
-    Some(
-        results
-            .iter()
-            .filter_map(|course| {
-                course
-                    .get("id")
-                    .or_else(|| course.get("course_id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .collect(),
-    )
+/// A parse failure of `operation`'s answer.
+fn invalid(operation: &'static str) -> impl Fn(ParseError) -> LmsError {
+    move |e| LmsError::InvalidResponse {
+        operation,
+        detail: e.0,
+    }
 }
 
 impl EnrollmentLms for OpenEdxClient {
@@ -684,32 +647,12 @@ impl EnrollmentLms for OpenEdxClient {
             })
             .await?;
         match reply.status.as_u16() {
-            200 => {
-                let accounts = reply.json(OP)?;
-                let first = match &accounts {
-                    Value::Array(items) => items.first(),
-                    Value::Object(_) => Some(&accounts),
-                    _ => None,
-                };
-                match first {
-                    None => Ok(None),
-                    Some(account) => {
-                        let username =
-                            opt_str(account, "username").ok_or(LmsError::InvalidResponse {
-                                operation: OP,
-                                detail: "account without username".into(),
-                            })?;
-                        let is_active = account
-                            .get("is_active")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(true);
-                        Ok(Some(LmsUser {
-                            username,
-                            is_active,
-                        }))
-                    }
-                }
-            }
+            200 => Ok(parse::parse_account(&reply.body)
+                .map_err(invalid(OP))?
+                .map(|account| LmsUser {
+                    username: account.username,
+                    is_active: account.is_active,
+                })),
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),
         }
@@ -741,17 +684,14 @@ impl EnrollmentLms for OpenEdxClient {
             })
             .await?;
         match reply.status.as_u16() {
-            200 | 201 => {
-                let enrollment = reply.json(OP)?;
-                match enrollment.get("is_active").and_then(Value::as_bool) {
-                    Some(false) => Err(LmsError::Rejected {
-                        operation: OP,
-                        status: reply.status.as_u16(),
-                        message: "enrollment is still inactive".into(),
-                    }),
-                    _ => Ok(EnrollmentOutcome::Active),
-                }
-            }
+            200 | 201 => match parse::parse_enrollment_active(&reply.body).map_err(invalid(OP))? {
+                true => Ok(EnrollmentOutcome::Active),
+                false => Err(LmsError::Rejected {
+                    operation: OP,
+                    status: reply.status.as_u16(),
+                    message: "enrollment is still inactive".into(),
+                }),
+            },
             // 404 with an empty body is how the view refuses non-staff callers
             // acting for another user.
             403 | 404 => Err(LmsError::Forbidden {
