@@ -12,7 +12,7 @@
 use edx_hooks_shared::openedx_parse::{
     course_fields, parse_cms_catalog_visibility, parse_course_detail, parse_course_list,
     parse_courseware_language, parse_enrollments_page, parse_total_enrollment, route_missing,
-    CourseFields,
+    CourseRun,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
@@ -31,7 +31,7 @@ fn own_id(v: &Value) -> Option<&str> {
 }
 
 /// Every field is the JSON value of its key, when of the documented type.
-fn faithful(f: &CourseFields, v: &Value) {
+fn faithful(f: &CourseRun, v: &Value) {
     let s = |key: &str| v.get(key).and_then(Value::as_str);
     assert!(!f.course_id.trim().is_empty(), "blank course id");
     assert_eq!(f.name.as_deref(), s("name"));
@@ -48,7 +48,7 @@ fn faithful(f: &CourseFields, v: &Value) {
     );
 }
 
-fn to_json(f: &CourseFields) -> Value {
+fn to_json(f: &CourseRun) -> Value {
     json!({
         "id": f.course_id, "name": f.name, "start": f.start, "end": f.end,
         "enrollment_start": f.enrollment_start, "enrollment_end": f.enrollment_end,

@@ -43,22 +43,27 @@ fn is_blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
-/// The fields the forwarder reads from one course API object (a list row or the detail
-/// answer): the course-API half of `openedx::CourseRun` (language, enrollment count and
-/// exact visibility come from other endpoints, when configured).
+/// A course run as the Richie forwarder needs it (re-exported as
+/// `openedx::CourseRun`). The parsers here fill the course API's fields (a list row
+/// or the detail answer); language, enrollment count and exact visibility may be
+/// replaced from other endpoints, when configured.
 ///
-/// Invariants: `course_id` is not blank; every other field is the object's value as
-/// sent when it has the expected JSON type (string, bool, unsigned integer), else `None`.
+/// Invariants as parsed: `course_id` is not blank; every other field is the object's
+/// value as sent when it has the expected JSON type (string, bool, unsigned integer),
+/// else `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CourseFields {
+pub struct CourseRun {
     pub course_id: String,
     pub name: Option<String>,
     pub start: Option<String>,
     pub end: Option<String>,
     pub enrollment_start: Option<String>,
     pub enrollment_end: Option<String>,
+    /// Course language code from the LMS, if exposed.
     pub language: Option<String>,
+    /// Open edX `catalog_visibility` (`both`, `about`, `none`) if known.
     pub catalog_visibility: Option<String>,
+    /// `hidden` flag of the course API (`catalog_visibility` in `about`/`none`).
     pub hidden: Option<bool>,
     pub enrollment_count: Option<u64>,
 }
@@ -68,7 +73,7 @@ pub struct CourseFields {
 pub struct CourseListPage {
     /// The rows with a usable (non-blank string) `id`, in the LMS's order; other rows
     /// are skipped.
-    pub courses: Vec<CourseFields>,
+    pub courses: Vec<CourseRun>,
     /// `page + 1` when the LMS announces a next page (never past `u32::MAX`).
     pub next_page: Option<u32>,
     /// The LMS's `count`, when it sends one.
@@ -78,7 +83,7 @@ pub struct CourseListPage {
 /// One course API object → its fields. The object's own `id` wins; a missing or blank
 /// one falls back to `fallback_id` (the id that was asked for). `None` when `v` is not
 /// an object or no usable id is left.
-pub fn course_fields(v: &Value, fallback_id: &str) -> Option<CourseFields> {
+pub fn course_fields(v: &Value, fallback_id: &str) -> Option<CourseRun> {
     if !v.is_object() {
         return None;
     }
@@ -87,7 +92,7 @@ pub fn course_fields(v: &Value, fallback_id: &str) -> Option<CourseFields> {
         None if !is_blank(fallback_id) => fallback_id.to_owned(),
         None => return None,
     };
-    Some(CourseFields {
+    Some(CourseRun {
         course_id,
         name: text(v, "name"),
         start: text(v, "start"),
@@ -103,7 +108,7 @@ pub fn course_fields(v: &Value, fallback_id: &str) -> Option<CourseFields> {
 
 /// A 200 of `GET /api/courses/v1/courses/{id}/`. An answer that is not a JSON object
 /// is an error, never an empty course (that would clear every date in Richie).
-pub fn parse_course_detail(body: &[u8], requested_id: &str) -> Result<CourseFields, ParseError> {
+pub fn parse_course_detail(body: &[u8], requested_id: &str) -> Result<CourseRun, ParseError> {
     let v = json(body)?;
     if !v.is_object() {
         return Err(ParseError("course detail is not a JSON object".into()));
@@ -247,9 +252,9 @@ pub fn parse_token(body: &[u8]) -> Result<AccessToken, ParseError> {
     })
 }
 
-/// An account found by email.
+/// A learner account found by email (re-exported as `openedx::LmsUser`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
+pub struct LmsUser {
     /// Not blank.
     pub username: String,
     /// `is_active` when it is a boolean, else `true` (the list only shows accounts).
@@ -259,7 +264,7 @@ pub struct Account {
 /// A 200 of the accounts list: the first account, `None` for an empty list (or any
 /// answer that is neither a list nor an object). An account without a usable
 /// `username` is an error, never a user called "".
-pub fn parse_account(body: &[u8]) -> Result<Option<Account>, ParseError> {
+pub fn parse_account(body: &[u8]) -> Result<Option<LmsUser>, ParseError> {
     let v = json(body)?;
     let first = match &v {
         Value::Array(items) => items.first(),
@@ -276,7 +281,7 @@ pub fn parse_account(body: &[u8]) -> Result<Option<Account>, ParseError> {
         .get("is_active")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    Ok(Some(Account {
+    Ok(Some(LmsUser {
         username,
         is_active,
     }))
@@ -341,13 +346,13 @@ mod tests {
         let f = parse_course_detail(DETAIL.as_bytes(), "course-v1:edX+DemoX+2030").unwrap();
         assert_eq!(
             f,
-            CourseFields {
+            CourseRun {
                 course_id: "course-v1:edX+DemoX+2030".into(),
                 name: Some("Demo".into()),
                 start: Some("2030-01-01T00:00:00Z".into()),
                 enrollment_start: Some("2029-12-01T00:00:00Z".into()),
                 hidden: Some(false),
-                ..CourseFields::default()
+                ..CourseRun::default()
             }
         );
         // Fields of the wrong type are absent, not errors.
@@ -510,7 +515,7 @@ mod tests {
 
     #[test]
     fn accounts() {
-        let ada = Account {
+        let ada = LmsUser {
             username: "ada".into(),
             is_active: true,
         };
@@ -524,7 +529,7 @@ mod tests {
         );
         assert_eq!(
             parse_account(br#"[{"username": "bob", "is_active": false}]"#),
-            Ok(Some(Account {
+            Ok(Some(LmsUser {
                 username: "bob".into(),
                 is_active: false
             }))

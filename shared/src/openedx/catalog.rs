@@ -29,45 +29,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::Client;
 
-use super::rest::{encode_path, Reply};
+use super::rest::{encode_path, invalid, Reply};
 use super::{CatalogLms, CoursePage, CourseRun, LmsError, OpenEdxClient};
-use crate::openedx_parse::{self as parse, CourseFields, ParseError};
-
-/// The course API's fields of a run (no language/count lookups yet).
-fn course_run(fields: CourseFields) -> CourseRun {
-    let CourseFields {
-        course_id,
-        name,
-        start,
-        end,
-        enrollment_start,
-        enrollment_end,
-        language,
-        catalog_visibility,
-        hidden,
-        enrollment_count,
-    } = fields;
-    CourseRun {
-        course_id,
-        name,
-        start,
-        end,
-        enrollment_start,
-        enrollment_end,
-        language,
-        catalog_visibility,
-        hidden,
-        enrollment_count,
-    }
-}
-
-/// A parse failure of `operation`'s answer.
-fn invalid(operation: &'static str) -> impl Fn(ParseError) -> LmsError {
-    move |e| LmsError::InvalidResponse {
-        operation,
-        detail: e.0,
-    }
-}
+use crate::openedx_parse as parse;
 
 impl OpenEdxClient {
     async fn course_detail(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
@@ -88,7 +52,7 @@ impl OpenEdxClient {
             .await?;
         match reply.status.as_u16() {
             200 => parse::parse_course_detail(&reply.body, course_id)
-                .map(|fields| Some(course_run(fields)))
+                .map(Some)
                 .map_err(invalid(OP)),
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),
@@ -117,7 +81,7 @@ impl OpenEdxClient {
         match reply.status.as_u16() {
             200 => {
                 let parsed = parse::parse_course_list(&reply.body, page).map_err(invalid(OP))?;
-                let runs: Vec<CourseRun> = parsed.courses.into_iter().map(course_run).collect();
+                let runs = parsed.courses;
                 let page = CoursePage {
                     course_ids: runs.iter().map(|r| r.course_id.clone()).collect(),
                     next_page: parsed.next_page,

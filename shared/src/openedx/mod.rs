@@ -13,13 +13,8 @@ use std::future::Future;
 
 pub use config::{AllowanceApi, OpenEdxConfig};
 pub use rest::OpenEdxClient;
-
-/// A learner account found by email.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LmsUser {
-    pub username: String,
-    pub is_active: bool,
-}
+// Defined with their parsers, in the pure (non-adapter) half of the crate.
+pub use crate::openedx_parse::{CourseRun, LmsUser};
 
 /// What ensuring an enrollment allowance did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,24 +30,6 @@ pub enum AllowanceOutcome {
 pub enum EnrollmentOutcome {
     /// The LMS answered with an active enrollment (new, existing or reactivated).
     Active,
-}
-
-/// A course run as the Richie forwarder needs it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CourseRun {
-    pub course_id: String,
-    pub name: Option<String>,
-    pub start: Option<String>,
-    pub end: Option<String>,
-    pub enrollment_start: Option<String>,
-    pub enrollment_end: Option<String>,
-    /// Course language code from the LMS, if exposed.
-    pub language: Option<String>,
-    /// Open edX `catalog_visibility` (`both`, `about`, `none`) if known.
-    pub catalog_visibility: Option<String>,
-    /// `hidden` flag of the course API (`catalog_visibility` in `about`/`none`).
-    pub hidden: Option<bool>,
-    pub enrollment_count: Option<u64>,
 }
 
 /// One page of course ids from the course list.

@@ -594,7 +594,7 @@ impl OpenEdxClient {
 }
 
 /// A parse failure of `operation`'s answer.
-fn invalid(operation: &'static str) -> impl Fn(ParseError) -> LmsError {
+pub(super) fn invalid(operation: &'static str) -> impl Fn(ParseError) -> LmsError {
     move |e| LmsError::InvalidResponse {
         operation,
         detail: e.0,
@@ -647,12 +647,7 @@ impl EnrollmentLms for OpenEdxClient {
             })
             .await?;
         match reply.status.as_u16() {
-            200 => Ok(parse::parse_account(&reply.body)
-                .map_err(invalid(OP))?
-                .map(|account| LmsUser {
-                    username: account.username,
-                    is_active: account.is_active,
-                })),
+            200 => parse::parse_account(&reply.body).map_err(invalid(OP)),
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),
         }
