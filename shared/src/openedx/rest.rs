@@ -562,10 +562,8 @@ impl OpenEdxClient {
             .await;
         let reply = match reply {
             Ok(reply) if reply.status == StatusCode::OK => reply,
+            // (A 429 never gets here: `execute_with` turns it into `Unavailable`.)
             Ok(reply) => {
-                if reply.status == StatusCode::TOO_MANY_REQUESTS {
-                    self.pause_batch_check();
-                }
                 tracing::info!(
                     status = reply.status.as_u16(),
                     "course list API refused a batched course check; checking one by one"
