@@ -123,9 +123,9 @@ enrollments, and 10 enrollment POSTs at 8 in flight take two rounds: ≥ 3 round
 For the ratio to reach 5× the sequential run would then need ≥ 15 calls, i.e. one check
 per course (21 calls); but 10 checks plus the user lookup are 11 calls, two rounds at a
 bound of 8, which makes the concurrent run ≥ 4 round trips. We keep the lower absolute
-latency (≈ 3 round trips; ≈ 4× the same code sequentially, ≈ 7× the plugin's
-pattern, see the table);
-with `OPENEDX_MAX_CONCURRENCY ≥ 10` both goals hold (≈ 2 round trips, ≥ 6×).
+latency (≈ 3 round trips; ≈ 4× the same code sequentially, ≈ 7× the plugin's pattern,
+see the table); with `OPENEDX_MAX_CONCURRENCY ≥ 10` both goals hold (≈ 2 round trips,
+≥ 6×).
 
 ## 3. Cold start, size, memory (`scripts/fake_runtime_api.py`, release build)
 

@@ -80,10 +80,10 @@ pub struct CourseListPage {
     pub total: Option<u64>,
 }
 
-/// One course API object → its fields. The object's own `id` wins; a missing or blank
+/// One course API object → its [`CourseRun`]. The object's own `id` wins; a missing or blank
 /// one falls back to `fallback_id` (the id that was asked for). `None` when `v` is not
 /// an object or no usable id is left.
-pub fn course_fields(v: &Value, fallback_id: &str) -> Option<CourseRun> {
+pub fn course_run_from_json(v: &Value, fallback_id: &str) -> Option<CourseRun> {
     if !v.is_object() {
         return None;
     }
@@ -113,7 +113,7 @@ pub fn parse_course_detail(body: &[u8], requested_id: &str) -> Result<CourseRun,
     if !v.is_object() {
         return Err(ParseError("course detail is not a JSON object".into()));
     }
-    course_fields(&v, requested_id).ok_or_else(|| ParseError("course without an id".into()))
+    course_run_from_json(&v, requested_id).ok_or_else(|| ParseError("course without an id".into()))
 }
 
 /// A 200 of `GET /api/courses/v1/courses/?page={page}`. An answer without a `results`
@@ -126,7 +126,7 @@ pub fn parse_course_list(body: &[u8], page: u32) -> Result<CourseListPage, Parse
         .ok_or_else(|| ParseError("course list without a results list".into()))?;
     let courses = rows
         .iter()
-        .filter_map(|row| course_fields(row, ""))
+        .filter_map(|row| course_run_from_json(row, ""))
         .collect();
     let pagination = v.get("pagination").filter(|p| p.is_object()).unwrap_or(&v);
     let has_next = pagination.get("next").is_some_and(|n| !n.is_null());
