@@ -5,6 +5,8 @@
 //! HTTP client, no async runtime): what the fuzz targets in `fuzz/` link against.
 pub mod canonical_json;
 pub mod course_key;
+pub mod enrollment_answers;
+pub mod enrollment_mode;
 pub mod metrics;
 pub mod openedx_parse;
 pub mod richie_answer;

@@ -1,4 +1,5 @@
 pub mod lms_emulator;
+pub mod real_lms;
 pub mod richie_server;
 pub mod support;
 pub mod webhook_harness;

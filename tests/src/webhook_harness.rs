@@ -34,6 +34,7 @@ pub struct HarnessOptions {
     pub concurrency: usize,
     pub allowance_api: AllowanceApi,
     pub webhook_secrets: Vec<String>,
+    pub client_id: String,
     pub client_secret: String,
     pub request_timeout: Duration,
     /// Ask the course list API for all courses at once (the client's default).
@@ -48,6 +49,7 @@ impl Default for HarnessOptions {
             concurrency: 8,
             allowance_api: AllowanceApi::Auto,
             webhook_secrets: vec![SECRET.into()],
+            client_id: CLIENT_ID.into(),
             client_secret: CLIENT_SECRET.into(),
             request_timeout: Duration::from_millis(800),
             batch_course_check: true,
@@ -60,7 +62,7 @@ pub fn client(base_url: String, options: &HarnessOptions) -> OpenEdxClient {
     let credentials = credential_cache(SecretSource::Static(StaticSecret::new(
         "test",
         vec![
-            serde_json::json!({"client_id": CLIENT_ID, "client_secret": options.client_secret})
+            serde_json::json!({"client_id": options.client_id, "client_secret": options.client_secret})
                 .to_string(),
         ],
     )));

@@ -7,11 +7,16 @@
 //! course. Unlike the plugin, independent LMS calls run concurrently (the client
 //! bounds how many are in flight), and course existence is first asked for all
 //! courses in one call where the LMS client supports it.
+//!
+//! Unlike the plugin, each course's enrollment mode is chosen from the modes it offers
+//! ([`ModePolicy`]: the plugin's default where the course has it), and a course whose
+//! modes the configuration cannot satisfy is refused (400) before anything is written.
 
 use futures_util::future::join_all;
 
 use edx_hooks_shared::course_key::parse_course_key;
-use edx_hooks_shared::openedx::{EnrollmentLms, LmsError};
+use edx_hooks_shared::enrollment_mode::ModeUnavailable;
+use edx_hooks_shared::openedx::{EnrollmentLms, LmsError, ModeChoice, ModePolicy};
 
 use crate::request::EnrollmentRequest;
 
@@ -44,6 +49,8 @@ pub enum ApplyError {
     InvalidCourseKey(String),
     #[error("Course {0} does not exist")]
     CourseNotFound(String),
+    #[error(transparent)]
+    ModeUnavailable(#[from] ModeUnavailable),
     #[error(transparent)]
     Upstream(#[from] LmsError),
 }
@@ -79,8 +86,21 @@ fn first_missing_course(
     Ok(())
 }
 
+/// The mode of each course (in `ids` order), or the first course that cannot be enrolled.
+fn choose_modes(
+    policy: &ModePolicy,
+    ids: &[&str],
+    offered: Vec<Result<Vec<String>, LmsError>>,
+) -> Result<Vec<ModeChoice>, ApplyError> {
+    ids.iter()
+        .zip(offered)
+        .map(|(id, modes)| Ok(policy.choose(id, &modes?)?))
+        .collect()
+}
+
 pub async fn apply<L: EnrollmentLms>(
     lms: &L,
+    policy: &ModePolicy,
     request: &EnrollmentRequest,
 ) -> Result<Applied, ApplyError> {
     let ids = &request.course_ids;
@@ -105,34 +125,36 @@ pub async fn apply<L: EnrollmentLms>(
         }))
         .await
     };
-    let user = match first_invalid {
+    let (user, offered) = match first_invalid {
         Some(index) => {
             first_missing_course(checked, &to_check, &checks.await)?;
             return Err(ApplyError::InvalidCourseKey(ids[index].clone()));
         }
         None => {
-            // The user lookup does not depend on the courses: run it alongside.
-            let (exists, user) = tokio::join!(checks, lms.find_user_by_email(&request.email));
+            // The user and the modes do not depend on the existence checks: ask
+            // for all of them in the same round trip.
+            let modes = join_all(to_check.iter().map(|id| lms.course_modes(id)));
+            let (exists, user, offered) =
+                tokio::join!(checks, lms.find_user_by_email(&request.email), modes);
             first_missing_course(checked, &to_check, &exists)?;
-            user?
+            (user?, offered)
         }
     };
+    // Here `to_check` holds every distinct id, in request order.
+    let modes = choose_modes(policy, &to_check, offered)?;
 
-    let unique = distinct(ids);
     match user {
         Some(account) => {
-            let results = join_all(
-                unique
-                    .iter()
-                    .map(|id| lms.ensure_enrollment(&account.username, id)),
-            )
+            let results = join_all(to_check.iter().zip(&modes).map(|(id, mode)| {
+                lms.ensure_enrollment(&account.username, id, mode, policy.change_existing)
+            }))
             .await;
             results.into_iter().collect::<Result<Vec<_>, _>>()?;
             Ok(Applied::Enrolled { courses: ids.len() })
         }
         None => {
             let results = join_all(
-                unique
+                to_check
                     .iter()
                     .map(|id| lms.ensure_allowance(&request.email, id)),
             )
@@ -160,6 +182,8 @@ mod tests {
         batch_lists: Option<Vec<String>>,
         checked_one_by_one: Mutex<Vec<String>>,
         writes: Mutex<Vec<String>>,
+        /// Modes per course (default: audit only).
+        modes: std::collections::HashMap<String, Vec<String>>,
     }
 
     impl EnrollmentLms for FakeLms {
@@ -190,15 +214,24 @@ mod tests {
                     is_active: true,
                 }))
         }
+        async fn course_modes(&self, course_id: &str) -> Result<Vec<String>, LmsError> {
+            Ok(self
+                .modes
+                .get(course_id)
+                .cloned()
+                .unwrap_or_else(|| vec!["audit".into()]))
+        }
         async fn ensure_enrollment(
             &self,
             username: &str,
             course_id: &str,
+            mode: &ModeChoice,
+            _change_existing: bool,
         ) -> Result<EnrollmentOutcome, LmsError> {
             self.writes
                 .lock()
                 .unwrap()
-                .push(format!("enroll {username} {course_id}"));
+                .push(format!("enroll {username} {course_id} {mode:?}"));
             Ok(EnrollmentOutcome::Active)
         }
         async fn ensure_allowance(
@@ -224,6 +257,10 @@ mod tests {
         }
     }
 
+    fn policy() -> ModePolicy {
+        ModePolicy::default()
+    }
+
     fn lms() -> FakeLms {
         FakeLms {
             courses: ["course-v1:a+b+c", "course-v1:a+b+d"]
@@ -239,7 +276,7 @@ mod tests {
     async fn enrolls_known_and_allows_unknown_counting_duplicates() {
         let lms = lms();
         let ids = ["course-v1:a+b+c", "course-v1:a+b+d", "course-v1:a+b+c"];
-        let applied = apply(&lms, &request("known@example.com", &ids))
+        let applied = apply(&lms, &policy(), &request("known@example.com", &ids))
             .await
             .unwrap();
         assert_eq!(
@@ -251,7 +288,7 @@ mod tests {
             2,
             "each distinct course once"
         );
-        let applied = apply(&lms, &request("new@example.com", &ids[..1]))
+        let applied = apply(&lms, &policy(), &request("new@example.com", &ids[..1]))
             .await
             .unwrap();
         assert_eq!(
@@ -265,12 +302,14 @@ mod tests {
         let lms = lms();
         let r = apply(
             &lms,
+            &policy(),
             &request("known@example.com", &["course-v1:x+y+z", "bad key"]),
         )
         .await;
         assert_eq!(r, Err(ApplyError::CourseNotFound("course-v1:x+y+z".into())));
         let r = apply(
             &lms,
+            &policy(),
             &request(
                 "known@example.com",
                 &["course-v1:a+b+c", "bad key", "course-v1:x+y+z"],
@@ -289,6 +328,7 @@ mod tests {
         };
         let r = apply(
             &lms,
+            &policy(),
             &request("known@example.com", &["course-v1:a+b+c", "course-v1:a+b+d"]),
         )
         .await;
@@ -304,7 +344,7 @@ mod tests {
             ..lms()
         };
         let ids = ["course-v1:a+b+c", "course-v1:a+b+d"];
-        let applied = apply(&fake, &request("known@example.com", &ids)).await;
+        let applied = apply(&fake, &policy(), &request("known@example.com", &ids)).await;
         assert_eq!(applied, Ok(Applied::Enrolled { courses: 2 }));
         assert_eq!(
             *fake.checked_one_by_one.lock().unwrap(),
@@ -319,6 +359,7 @@ mod tests {
         };
         let r = apply(
             &fake,
+            &policy(),
             &request("known@example.com", &["course-v1:a+b+c", "course-v1:x+y+z"]),
         )
         .await;

@@ -3,18 +3,57 @@
 //! per cold start; everything it builds is reused by warm invocations).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use edx_hooks_shared::openedx::config::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
 use edx_hooks_shared::openedx::rest::{credential_cache, credentials_from_env};
-use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
+use edx_hooks_shared::openedx::{deadline, ModePolicy, OpenEdxClient, OpenEdxConfig};
 use edx_hooks_shared::secrets::{
     secrets_manager_client, SecretCache, SecretSource, SecretsManagerSecret, StaticSecret,
     DEFAULT_MIN_FORCED_REFRESH,
 };
 
-use crate::service::{Reply, WebhookService, SIGNATURE_HEADER};
+use crate::service::{Reply, WebhookService, DEFAULT_REQUEST_BUDGET, SIGNATURE_HEADER};
+
+/// Kept free before the Lambda's deadline: time to log, emit metrics and answer.
+const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+fn env_millis(name: &str) -> Result<Option<Duration>, lambda_http::Error> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse::<u64>()
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .map_err(|_| {
+                format!("invalid {name}={v:?}: not a whole number of milliseconds").into()
+            }),
+        _ => Ok(None),
+    }
+}
+
+fn env_flag(name: &str) -> Result<bool, lambda_http::Error> {
+    match std::env::var(name)
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "0" | "false" | "no" => Ok(false),
+        "1" | "true" | "yes" => Ok(true),
+        other => Err(format!("invalid {name}={other:?}: expected true or false").into()),
+    }
+}
+
+/// `OPENEDX_ENROLLMENT_MODES`, `OPENEDX_COURSE_MODES`, `OPENEDX_UPGRADE_EXISTING_ENROLLMENTS`.
+pub fn mode_policy_from_env() -> Result<ModePolicy, lambda_http::Error> {
+    Ok(ModePolicy::from_settings(
+        std::env::var("OPENEDX_ENROLLMENT_MODES").ok().as_deref(),
+        std::env::var("OPENEDX_COURSE_MODES").ok().as_deref(),
+        env_flag("OPENEDX_UPGRADE_EXISTING_ENROLLMENTS")?,
+    )?)
+}
 
 /// The webhook secret: Secrets Manager when `LERNITO_SECRET_ARN` is set, otherwise
 /// `LERNITO_WEBHOOK_SECRET` (comma-separated list allowed) for local runs.
@@ -41,7 +80,26 @@ pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_
         edx_hooks_shared::secrets::ttl_from_env(),
         DEFAULT_MIN_FORCED_REFRESH,
     ));
-    Ok(WebhookService::new(Arc::new(lms), secrets))
+    let budget = env_millis("EDX_HOOKS_REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET);
+    Ok(WebhookService::new(Arc::new(lms), secrets)
+        .with_modes(mode_policy_from_env()?)
+        .with_budget(budget))
+}
+
+/// The invocation's deadline as an `Instant`, minus the margin
+/// (`EDX_HOOKS_DEADLINE_MARGIN_MS`, default 1500 ms).
+fn invocation_deadline(request: &Request) -> Option<Instant> {
+    let context = request.lambda_context_ref()?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    let margin = env_millis("EDX_HOOKS_DEADLINE_MARGIN_MS")
+        .ok()
+        .flatten()
+        .unwrap_or(DEFAULT_DEADLINE_MARGIN);
+    Some(Instant::now() + left.saturating_sub(margin))
 }
 
 /// Convert one API Gateway request, call the service, convert the reply.
@@ -61,9 +119,11 @@ pub async fn handle<L: edx_hooks_shared::openedx::EnrollmentLms>(
         Body::Binary(bytes) => bytes,
         _ => b"",
     };
-    let reply = service
-        .handle(&method, &path, signature.as_deref(), body)
-        .await;
+    let work = service.handle(&method, &path, signature.as_deref(), body);
+    let reply = match invocation_deadline(&request) {
+        Some(at) => deadline::with_deadline(at, work).await,
+        None => work.await,
+    };
     Ok(to_response(reply)?)
 }
 

@@ -6,11 +6,11 @@
 //! signature → DRF field validation → course checks → apply.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use edx_hooks_shared::canonical_json::{self, PyJson};
 use edx_hooks_shared::metrics::Metrics;
-use edx_hooks_shared::openedx::EnrollmentLms;
+use edx_hooks_shared::openedx::{deadline, EnrollmentLms, ModePolicy};
 use edx_hooks_shared::secrets::{flatten_secret_versions, SecretCache, SecretError, SecretSource};
 use edx_hooks_shared::signature::{self, SignedForm, SignedMessages};
 
@@ -68,6 +68,8 @@ pub enum Outcome {
     ValidationFailed,
     InvalidCourseKey,
     CourseNotFound,
+    /// A course whose modes the configuration cannot satisfy (400, nothing written).
+    ModeUnavailable,
     UpstreamError,
     SecretUnavailable,
     TooLarge,
@@ -85,6 +87,7 @@ impl Outcome {
             Outcome::ValidationFailed => "validation_failed",
             Outcome::InvalidCourseKey => "invalid_course_key",
             Outcome::CourseNotFound => "course_not_found",
+            Outcome::ModeUnavailable => "mode_unavailable",
             Outcome::UpstreamError => "upstream_error",
             Outcome::SecretUnavailable => "secret_unavailable",
             Outcome::TooLarge => "too_large",
@@ -103,9 +106,15 @@ pub fn is_webhook_path(path: &str) -> bool {
         .any(|route| trimmed == *route || trimmed.ends_with(route))
 }
 
+/// Time a request may take when no Lambda deadline applies (local runs, tests);
+/// below API Gateway's 30 s integration timeout.
+pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(25);
+
 pub struct WebhookService<L> {
     lms: Arc<L>,
     secrets: Arc<SecretCache<SecretSource>>,
+    modes: ModePolicy,
+    budget: Duration,
 }
 
 struct Summary {
@@ -114,11 +123,30 @@ struct Summary {
     email_hash: Option<String>,
     signed_form: Option<SignedForm>,
     error_kind: Option<&'static str>,
+    permanent: bool,
 }
 
 impl<L: EnrollmentLms> WebhookService<L> {
     pub fn new(lms: Arc<L>, secrets: Arc<SecretCache<SecretSource>>) -> Self {
-        WebhookService { lms, secrets }
+        WebhookService {
+            lms,
+            secrets,
+            modes: ModePolicy::default(),
+            budget: DEFAULT_REQUEST_BUDGET,
+        }
+    }
+
+    /// How each course's enrollment mode is chosen.
+    pub fn with_modes(mut self, modes: ModePolicy) -> Self {
+        self.modes = modes;
+        self
+    }
+
+    /// The longest a request may take (the Lambda's own deadline, set by the caller
+    /// with [`deadline::with_deadline`], wins when it is earlier).
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Handle one request and emit its log line and metrics.
@@ -136,10 +164,14 @@ impl<L: EnrollmentLms> WebhookService<L> {
             email_hash: None,
             signed_form: None,
             error_kind: None,
+            permanent: false,
         };
-        let reply = self
-            .process(method, path, signature, body, &mut summary)
-            .await;
+        // Every LMS call, retry and Retry-After wait of this request ends before this.
+        let reply = deadline::with_deadline(
+            started + self.budget,
+            self.process(method, path, signature, body, &mut summary),
+        )
+        .await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(
             target: "enrollment_webhook",
@@ -165,6 +197,11 @@ impl<L: EnrollmentLms> WebhookService<L> {
                 1.0,
             ),
             _ => {}
+        }
+        // "Fix your configuration or data" rather than "the LMS is down": one metric
+        // (and alarm) for every refusal that a retry cannot cure.
+        if summary.permanent {
+            metrics.count("PermanentRefusals", 1.0);
         }
         metrics.milliseconds("Latency", latency_ms);
         metrics.emit();
@@ -227,7 +264,7 @@ impl<L: EnrollmentLms> WebhookService<L> {
         summary.courses = request.course_ids.len();
         summary.email_hash = Some(email_hash(&secrets, &request.email));
 
-        match apply(self.lms.as_ref(), &request).await {
+        match apply(self.lms.as_ref(), &self.modes, &request).await {
             Ok(applied) => {
                 summary.outcome = match applied {
                     Applied::Enrolled { .. } => Outcome::Enrolled,
@@ -239,9 +276,16 @@ impl<L: EnrollmentLms> WebhookService<L> {
                 let (outcome, status) = match &err {
                     ApplyError::InvalidCourseKey(_) => (Outcome::InvalidCourseKey, 400),
                     ApplyError::CourseNotFound(_) => (Outcome::CourseNotFound, 400),
+                    ApplyError::ModeUnavailable(reason) => {
+                        summary.error_kind = Some("mode_unavailable");
+                        summary.permanent = true;
+                        tracing::error!(error = %reason, "a course's modes do not satisfy OPENEDX_ENROLLMENT_MODES / OPENEDX_COURSE_MODES");
+                        (Outcome::ModeUnavailable, 400)
+                    }
                     ApplyError::Upstream(lms_error) => {
                         summary.error_kind = Some(lms_error.kind());
-                        tracing::error!(error = %lms_error, "enrollment could not be applied");
+                        summary.permanent = lms_error.is_permanent();
+                        tracing::error!(error = %lms_error, kind = lms_error.kind(), "enrollment could not be applied");
                         (Outcome::UpstreamError, 500)
                     }
                 };
@@ -331,10 +375,15 @@ mod tests {
             async fn find_user_by_email(&self, _: &str) -> Result<Option<LmsUser>, LmsError> {
                 unreachable!("validation fails first")
             }
+            async fn course_modes(&self, _: &str) -> Result<Vec<String>, LmsError> {
+                unreachable!("validation fails first")
+            }
             async fn ensure_enrollment(
                 &self,
                 _: &str,
                 _: &str,
+                _: &edx_hooks_shared::openedx::ModeChoice,
+                _: bool,
             ) -> Result<EnrollmentOutcome, LmsError> {
                 unreachable!("validation fails first")
             }

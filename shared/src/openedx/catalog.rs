@@ -27,9 +27,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::Client;
-
-use super::rest::{encode_path, invalid, Reply};
+use super::transport::{encode_path, invalid, Call, Reply};
 use super::{CatalogLms, CoursePage, CourseRun, LmsError, OpenEdxClient};
 use crate::openedx_parse as parse;
 
@@ -40,9 +38,12 @@ impl OpenEdxClient {
             "/api/courses/v1/courses/{}/",
             encode_path(course_id)
         ));
-        let username = self.config().service_username.clone();
+        // Without `username` the course API answers for an anonymous user: every
+        // course that has not started and is not open for enrollment yet is 404.
+        let username = self.transport.service_username().await?;
         let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| {
+            .transport
+            .send(Call::new(OP), |http| {
                 let req = http.get(&url);
                 match &username {
                     Some(u) => req.query(&[("username", u.as_str())]),
@@ -50,7 +51,7 @@ impl OpenEdxClient {
                 }
             })
             .await?;
-        match reply.status.as_u16() {
+        match reply.code() {
             200 => parse::parse_course_detail(&reply.body, course_id)
                 .map(Some)
                 .map_err(invalid(OP)),
@@ -66,11 +67,12 @@ impl OpenEdxClient {
     ) -> Result<(CoursePage, Vec<CourseRun>), LmsError> {
         const OP: &str = "course_list";
         let url = self.url("/api/courses/v1/courses/");
-        let username = self.config().service_username.clone();
+        let username = self.transport.service_username().await?;
         let page_s = page.to_string();
         let size_s = page_size.to_string();
         let reply = self
-            .execute(OP, Some(()), true, &|http: &Client| {
+            .transport
+            .send(Call::new(OP), |http| {
                 let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("page_size", &size_s)];
                 if let Some(u) = &username {
                     q.push(("username", u));
@@ -78,7 +80,7 @@ impl OpenEdxClient {
                 http.get(&url).query(&q)
             })
             .await?;
-        match reply.status.as_u16() {
+        match reply.code() {
             200 => {
                 let parsed = parse::parse_course_list(&reply.body, page).map_err(invalid(OP))?;
                 let runs = parsed.courses;
@@ -240,7 +242,7 @@ impl RouteProbe {
 /// 404 from Django's URL resolver (no such route: HTML page) vs. 404 from the view
 /// (JSON body: unknown course).
 fn route_missing(reply: &Reply) -> bool {
-    parse::route_missing(reply.status.as_u16(), &reply.body)
+    parse::route_missing(reply.code(), &reply.body)
 }
 
 impl CatalogClient {
@@ -297,11 +299,12 @@ impl CatalogClient {
             .call(async {
                 let reply = self
                     .lms
-                    .execute(OP, Some(()), true, &|http: &Client| {
+                    .transport
+                    .send(Call::new(OP), |http| {
                         http.get(&url).query(&[("requested_fields", "language")])
                     })
                     .await?;
-                match reply.status.as_u16() {
+                match reply.code() {
                     200 => Ok((parse::parse_courseware_language(&reply.body).map_err(invalid(OP))?, false)),
                     404 if route_missing(&reply) => {
                         tracing::warn!("this LMS has no courseware API; course languages fall back to the configured default");
@@ -332,8 +335,8 @@ impl CatalogClient {
         ));
         self.instructor
             .call(async {
-                let reply = self.lms.execute(OP, Some(()), true, &|http: &Client| http.get(&url)).await?;
-                match reply.status.as_u16() {
+                let reply = self.lms.transport.send(Call::new(OP), |http| http.get(&url)).await?;
+                match reply.code() {
                     200 => Ok((parse::parse_total_enrollment(&reply.body).map_err(invalid(OP))?, false)),
                     404 if route_missing(&reply) => {
                         tracing::warn!("this LMS has no instructor v2 API; enrollment counts are not sent to Richie");
@@ -359,7 +362,8 @@ impl CatalogClient {
         for _ in 0..max_pages.max(1) {
             let reply = self
                 .lms
-                .execute(OP, Some(()), true, &|http: &Client| {
+                .transport
+                .send(Call::new(OP), |http| {
                     let mut query: Vec<(&str, &str)> =
                         vec![("course_id", course_id), ("page_size", "100")];
                     if let Some(c) = &cursor {
@@ -368,7 +372,7 @@ impl CatalogClient {
                     http.get(&url).query(&query)
                 })
                 .await?;
-            match reply.status.as_u16() {
+            match reply.code() {
                 200 => {}
                 403 => {
                     return Err(LmsError::Forbidden {
@@ -419,9 +423,10 @@ impl CatalogClient {
         );
         let reply = self
             .lms
-            .execute(OP, Some(()), true, &|http: &Client| http.get(&url))
+            .transport
+            .send(Call::new(OP), |http| http.get(&url))
             .await?;
-        match reply.status.as_u16() {
+        match reply.code() {
             200 => parse::parse_cms_catalog_visibility(&reply.body).map_err(invalid(OP)),
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),

@@ -44,9 +44,6 @@ pub struct OpenEdxConfig {
     pub retry: RetryPolicy,
     /// Most LMS calls in flight at once from this process (token calls excluded).
     pub max_concurrency: usize,
-    /// Mode for new enrollments; `None` lets the LMS pick its default (`audit`),
-    /// exactly like the plugin's `CourseEnrollment.enroll(user, key)`.
-    pub enrollment_mode: Option<String>,
     /// Send `force_enrollment: true` so closed enrollment windows do not block us,
     /// like the plugin's `check_access=False` (honoured for global staff only).
     pub force_enrollment: bool,
@@ -69,7 +66,6 @@ impl Default for OpenEdxConfig {
             connect_timeout: Duration::from_secs(2),
             retry: RetryPolicy::default(),
             max_concurrency: 8,
-            enrollment_mode: None,
             force_enrollment: true,
             allowance_api: AllowanceApi::Auto,
             token_refresh_margin: Duration::from_secs(60),
@@ -114,6 +110,35 @@ fn env_bool(name: &'static str) -> Result<Option<bool>, ConfigError> {
     }
 }
 
+/// The LMS URL carries the service user's JWT: https, except on loopback (local runs
+/// and tests), and no credentials, query or fragment in it.
+pub fn check_base_url(url: &str) -> Result<(), ConfigError> {
+    let refuse = |reason: &'static str| ConfigError {
+        name: "OPENEDX_BASE_URL",
+        value: url.to_owned(),
+        reason,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|_| refuse("not an absolute URL"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refuse("must not contain credentials"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(refuse("must not contain a query or fragment"));
+    }
+    let host = parsed.host_str().ok_or_else(|| refuse("has no host"))?;
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(refuse("must be https (http only on loopback)")),
+    }
+}
+
 impl OpenEdxConfig {
     /// Read `OPENEDX_*` variables; anything unset keeps its default.
     pub fn from_env(default_base_url: &str) -> Result<Self, ConfigError> {
@@ -125,6 +150,7 @@ impl OpenEdxConfig {
             ..OpenEdxConfig::default()
         };
         c.base_url = c.base_url.trim().trim_end_matches('/').to_owned();
+        check_base_url(&c.base_url)?;
         if let Some(ms) = env_parse::<u64>("OPENEDX_TIMEOUT_MS")? {
             c.request_timeout = Duration::from_millis(ms);
         }
@@ -135,8 +161,15 @@ impl OpenEdxConfig {
             c.max_concurrency = n.max(1);
         }
         if let Ok(mode) = std::env::var("OPENEDX_ENROLLMENT_MODE") {
-            let mode = mode.trim().to_owned();
-            c.enrollment_mode = (!mode.is_empty()).then_some(mode);
+            if !mode.trim().is_empty() {
+                // It applied one mode to every course and to existing enrollments
+                // (downgrading verified learners); refuse it rather than guess.
+                return Err(ConfigError {
+                    name: "OPENEDX_ENROLLMENT_MODE",
+                    value: mode,
+                    reason: "replaced by OPENEDX_ENROLLMENT_MODES (preference list) and OPENEDX_COURSE_MODES (per-course map)",
+                });
+            }
         }
         if let Some(v) = env_bool("OPENEDX_FORCE_ENROLLMENT")? {
             c.force_enrollment = v;
@@ -156,5 +189,31 @@ impl OpenEdxConfig {
             c.service_username = (!v.is_empty()).then_some(v);
         }
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_base_url;
+
+    #[test]
+    fn the_lms_url_is_https_except_on_loopback() {
+        for ok in [
+            "https://lms.example.com",
+            "http://127.0.0.1:8300",
+            "http://localhost:18000",
+            "http://[::1]:8000",
+        ] {
+            assert!(check_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://lms.example.com",
+            "https://user:pw@lms.example.com",
+            "https://lms.example.com/?x=1",
+            "lms.example.com",
+            "ftp://127.0.0.1",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
     }
 }

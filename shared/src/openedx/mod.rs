@@ -4,16 +4,23 @@
 //! adapter that speaks edx-platform's REST APIs. Tests swap in the LMS emulator
 //! (over HTTP) or in-memory fakes of the traits.
 
+mod accounts;
+mod allowances;
 pub mod catalog;
 pub mod config;
+mod courses;
+pub mod deadline;
+mod enrollments;
 pub mod rest;
 pub mod retry;
+pub mod transport;
 
 use std::future::Future;
 
 pub use config::{AllowanceApi, OpenEdxConfig};
 pub use rest::OpenEdxClient;
 // Defined with their parsers, in the pure (non-adapter) half of the crate.
+pub use crate::enrollment_mode::{ModeChoice, ModePolicy};
 pub use crate::openedx_parse::{CourseRun, LmsUser};
 
 /// What ensuring an enrollment allowance did.
@@ -93,6 +100,22 @@ pub enum LmsError {
     },
     #[error("LMS client credentials unavailable: {0}")]
     Credentials(String),
+    /// 429 that the request's deadline does not leave time to wait out.
+    #[error("{operation}: LMS throttled the service user (Retry-After {retry_after_secs:?} s)")]
+    Throttled {
+        operation: &'static str,
+        retry_after_secs: Option<u64>,
+    },
+    /// Too little time left before the request's deadline to make (or retry) the call.
+    #[error("{operation}: no time left before the request's deadline")]
+    DeadlineExceeded { operation: &'static str },
+    /// The LMS refused to create the enrollment and the learner is not enrolled: the
+    /// course is full (the REST API cannot enroll past capacity, the plugin could).
+    #[error("{operation}: LMS refused the enrollment (course full, or closed to this caller)")]
+    EnrollmentRefused { operation: &'static str },
+    /// The embargo refused the learner's country for this course.
+    #[error("{operation}: the course is embargoed for this learner")]
+    Embargoed { operation: &'static str },
 }
 
 impl LmsError {
@@ -108,7 +131,24 @@ impl LmsError {
             LmsError::UnexpectedStatus { .. } => "unexpected_status",
             LmsError::InvalidResponse { .. } => "invalid_response",
             LmsError::Credentials(_) => "credentials",
+            LmsError::Throttled { .. } => "throttled",
+            LmsError::DeadlineExceeded { .. } => "deadline",
+            LmsError::EnrollmentRefused { .. } => "enrollment_refused",
+            LmsError::Embargoed { .. } => "embargoed",
         }
+    }
+
+    /// Will the same request fail the same way until someone changes the LMS's
+    /// configuration or data? (Operators alarm on these separately from outages.)
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            LmsError::Unauthorized { .. }
+                | LmsError::Forbidden { .. }
+                | LmsError::EnrollmentRefused { .. }
+                | LmsError::Embargoed { .. }
+                | LmsError::Rejected { .. }
+        )
     }
 }
 
@@ -133,11 +173,19 @@ pub trait EnrollmentLms: Send + Sync {
         &self,
         email: &str,
     ) -> impl Future<Output = Result<Option<LmsUser>, LmsError>> + Send;
-    /// Make sure the user has an active enrollment (idempotent).
+    /// The mode slugs the course offers (empty: unknown course or no mode rows).
+    fn course_modes(
+        &self,
+        course_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, LmsError>> + Send;
+    /// Make sure the user has an active enrollment (idempotent). An existing active
+    /// enrollment keeps its mode unless `change_existing` (and the mode differs).
     fn ensure_enrollment(
         &self,
         username: &str,
         course_id: &str,
+        mode: &ModeChoice,
+        change_existing: bool,
     ) -> impl Future<Output = Result<EnrollmentOutcome, LmsError>> + Send;
     /// Make sure an enrollment allowance with `auto_enroll=true` exists (idempotent).
     fn ensure_allowance(
