@@ -32,6 +32,20 @@ use super::{CatalogLms, CoursePage, CourseRun, LmsError, OpenEdxClient};
 use crate::openedx_parse as parse;
 
 impl OpenEdxClient {
+    /// The username the course API evaluates visibility for. Required: without it the
+    /// API answers as for an anonymous visitor, and every course that has not started
+    /// and is not open for enrollment yet is 404 (`course_api/api.py`
+    /// `get_effective_user`, `courseware/access.py` `see_exists`) — exactly the
+    /// upcoming courses Richie announces.
+    async fn catalog_username(&self) -> Result<String, LmsError> {
+        self.transport.service_username().await?.ok_or_else(|| {
+            LmsError::Credentials(
+                "the service user's username is unknown (the token is not a JWT): set OPENEDX_SERVICE_USERNAME"
+                    .into(),
+            )
+        })
+    }
+
     async fn course_detail(&self, course_id: &str) -> Result<Option<CourseRun>, LmsError> {
         const OP: &str = "course_detail";
         let url = self.url(&format!(
@@ -40,15 +54,11 @@ impl OpenEdxClient {
         ));
         // Without `username` the course API answers for an anonymous user: every
         // course that has not started and is not open for enrollment yet is 404.
-        let username = self.transport.service_username().await?;
+        let username = self.catalog_username().await?;
         let reply = self
             .transport
             .send(Call::new(OP), |http| {
-                let req = http.get(&url);
-                match &username {
-                    Some(u) => req.query(&[("username", u.as_str())]),
-                    None => req,
-                }
+                http.get(&url).query(&[("username", username.as_str())])
             })
             .await?;
         match reply.code() {
@@ -67,17 +77,17 @@ impl OpenEdxClient {
     ) -> Result<(CoursePage, Vec<CourseRun>), LmsError> {
         const OP: &str = "course_list";
         let url = self.url("/api/courses/v1/courses/");
-        let username = self.transport.service_username().await?;
+        let username = self.catalog_username().await?;
         let page_s = page.to_string();
         let size_s = page_size.to_string();
         let reply = self
             .transport
             .send(Call::new(OP), |http| {
-                let mut q: Vec<(&str, &str)> = vec![("page", &page_s), ("page_size", &size_s)];
-                if let Some(u) = &username {
-                    q.push(("username", u));
-                }
-                http.get(&url).query(&q)
+                http.get(&url).query(&[
+                    ("page", page_s.as_str()),
+                    ("page_size", size_s.as_str()),
+                    ("username", username.as_str()),
+                ])
             })
             .await?;
         match reply.code() {
