@@ -67,6 +67,13 @@ pub struct Options {
     pub richie_attempts: u32,
     /// The accepted URL token / signature key.
     pub token: String,
+    /// The LMS's OAuth2 client (default: the emulator's demo client).
+    pub client_id: String,
+    pub client_secret: String,
+    /// `OPENEDX_SERVICE_USERNAME` (`None`: from the token's `preferred_username`).
+    pub service_username: Option<String>,
+    /// `LMS_HOST` of the resource links.
+    pub lms_host: String,
 }
 
 impl Default for Options {
@@ -82,6 +89,10 @@ impl Default for Options {
             queue: MemoryQueue::default(),
             richie_attempts: 1,
             token: TOKEN.to_owned(),
+            client_id: DEMO_CLIENT_ID.to_owned(),
+            client_secret: DEMO_CLIENT_SECRET.to_owned(),
+            service_username: Some(DEMO_SERVICE_USER.to_owned()),
+            lms_host: LMS_HOST.to_owned(),
         }
     }
 }
@@ -107,12 +118,12 @@ pub fn service_with<Q: RetryQueue>(
 ) -> CourseSyncService<CatalogClient, RichieClient, Q> {
     let config = OpenEdxConfig {
         base_url: lms_url.to_owned(),
-        service_username: Some(DEMO_SERVICE_USER.to_owned()),
+        service_username: options.service_username.clone(),
         max_concurrency: options.lms_concurrency,
         ..OpenEdxConfig::default()
     };
     let creds =
-        json!({"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET}).to_string();
+        json!({"client_id": options.client_id, "client_secret": options.client_secret}).to_string();
     let lms = Arc::new(
         OpenEdxClient::new(config, credential_cache(static_secret("creds", &creds)))
             .expect("client"),
@@ -131,7 +142,12 @@ pub fn service_with<Q: RetryQueue>(
         chunk_size: options.chunk_size,
         delivery_concurrency: options.richie_concurrency,
     };
-    let syncer = Syncer::new(catalog, richie, PayloadConfig::new(LMS_HOST), settings);
+    let syncer = Syncer::new(
+        catalog,
+        richie,
+        PayloadConfig::new(&options.lms_host),
+        settings,
+    );
     let targets = TargetsProvider::new(SecretCache::new(
         targets,
         DEFAULT_TTL,
