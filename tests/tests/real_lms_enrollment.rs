@@ -38,6 +38,22 @@ impl Write for Capture {
     }
 }
 
+/// One log capture for the whole binary: a subscriber set per test would race with
+/// tracing's per-callsite interest cache when the tests run in parallel.
+fn captured_logs() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        capture
+    })
+}
+
 impl Capture {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
@@ -116,6 +132,7 @@ fn existing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_course_kind_against_the_real_lms() {
+    captured_logs();
     let Some(lms) = RealLms::start("every_course_kind_against_the_real_lms") else {
         return;
     };
@@ -371,13 +388,7 @@ async fn contract_rows_and_a_non_staff_service_user() {
     );
 
     // A service user that is not global staff: the accounts API refuses the email lookup.
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = captured_logs();
     let nonstaff = service(&lms, seed::NONSTAFF_CLIENT_ID, seed::NONSTAFF_CLIENT_SECRET);
     let r = post(&nonstaff, &good).await;
     assert_eq!((r.status, r.body.as_str()), (500, INTERNAL));
