@@ -150,6 +150,66 @@ fn base64url_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// What `POST /api/bulk_enroll/v1/bulk_enroll` did for one course
+/// (`lms/djangoapps/bulk_enroll/views.py` `BulkEnrollView` → `instructor/views/api.py`
+/// `_process_student_enrollment` → `instructor/enrollment.py` `enroll_email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkCourseResult {
+    /// `after.enrollment`: the account is actively enrolled.
+    Enrolled,
+    /// `after.allowed` with `after.auto_enroll`: no (active) account; an allowance
+    /// that enrolls at registration.
+    Allowed,
+    /// Anything else: `error: true` (an exception in the LMS), `invalidIdentifier`, an
+    /// allowance without auto-enroll, or no result for our identifier.
+    Failed(&'static str),
+}
+
+/// The per-course results of a bulk enrollment of one identifier, in `course_ids`
+/// order. The view answers 200 even when items fail, so every item is checked.
+pub fn parse_bulk_enroll(
+    body: &[u8],
+    course_ids: &[&str],
+) -> Result<Vec<BulkCourseResult>, ParseError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| ParseError("bulk enrollment answer is not JSON".into()))?;
+    let courses = v
+        .get("courses")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ParseError("bulk enrollment answer without a courses object".into()))?;
+    Ok(course_ids
+        .iter()
+        .map(|id| {
+            let Some(result) = courses
+                .get(*id)
+                .and_then(|c| c.get("results"))
+                .and_then(Value::as_array)
+                .and_then(|r| r.first())
+            else {
+                return BulkCourseResult::Failed("no result for the course");
+            };
+            if result.get("error").and_then(Value::as_bool) == Some(true) {
+                return BulkCourseResult::Failed("the LMS reported an error");
+            }
+            if result.get("invalidIdentifier").and_then(Value::as_bool) == Some(true) {
+                return BulkCourseResult::Failed("the LMS refused the email");
+            }
+            let after = |field: &str| {
+                result
+                    .pointer(&format!("/after/{field}"))
+                    .and_then(Value::as_bool)
+                    == Some(true)
+            };
+            match (after("enrollment"), after("allowed"), after("auto_enroll")) {
+                (true, _, _) => BulkCourseResult::Enrolled,
+                (false, true, true) => BulkCourseResult::Allowed,
+                (false, true, false) => BulkCourseResult::Failed("allowance without auto_enroll"),
+                (false, false, _) => BulkCourseResult::Failed("neither enrolled nor allowed"),
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +255,27 @@ mod tests {
         assert!(!is_embargo_refusal(
             br#"{"detail":"You do not have permission"}"#
         ));
+    }
+
+    #[test]
+    fn bulk_results_are_checked_per_course() {
+        // Shapes as the real LMS answered (openedx-platform master 2025-11).
+        let body = br#"{"auto_enroll":true,"action":"enroll","courses":{
+            "c1":{"results":[{"identifier":"a@x","before":{"user":true,"enrollment":false},"after":{"user":true,"enrollment":true,"allowed":false,"auto_enroll":false}}]},
+            "c2":{"results":[{"identifier":"a@x","before":{"user":false},"after":{"user":false,"enrollment":false,"allowed":true,"auto_enroll":true}}]},
+            "c3":{"results":[{"identifier":"a@x","error":true}]},
+            "c4":{"results":[{"identifier":"a@x","after":{"enrollment":false,"allowed":true,"auto_enroll":false}}]}}}"#;
+        assert_eq!(
+            parse_bulk_enroll(body, &["c1", "c2", "c3", "c4", "c5"]).unwrap(),
+            vec![
+                BulkCourseResult::Enrolled,
+                BulkCourseResult::Allowed,
+                BulkCourseResult::Failed("the LMS reported an error"),
+                BulkCourseResult::Failed("allowance without auto_enroll"),
+                BulkCourseResult::Failed("no result for the course"),
+            ]
+        );
+        assert!(parse_bulk_enroll(b"[]", &["c1"]).is_err());
     }
 
     #[test]

@@ -148,8 +148,25 @@ impl RealLms {
 
     /// Requests served so far whose request line starts with `"METHOD path_prefix`.
     pub fn requests(&self, method: &str, path_prefix: &str) -> usize {
+        self.sync_log();
         let needle = format!("\"{method} {path_prefix}");
         self.log().lines().filter(|l| l.contains(&needle)).count()
+    }
+
+    /// Django writes a request's access-log line after its response has gone out. The
+    /// server is single-threaded: once it has answered one more request, every earlier
+    /// line is in the log.
+    fn sync_log(&self) {
+        use std::io::{Read, Write};
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+            let _ = write!(
+                stream,
+                "GET /api/user/v1/me?edx-hooks-log-sync HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+            );
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        }
     }
 
     /// Run a read-only SQL query on the LMS's database; rows as JSON arrays.

@@ -399,3 +399,184 @@ async fn contract_rows_and_a_non_staff_service_user() {
     );
     assert_eq!(lms.enrollment("erin", seed::OPEN), None);
 }
+
+/// `OPENEDX_APPLY_API=bulk_enroll` against a real LMS with the bulk enrollment view
+/// enabled: one call applies every course with the plugin's `check_access=False`
+/// semantics, so the full course that the REST path cannot serve is enrolled too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_path_enrolls_like_the_plugin_in_one_call() {
+    use edx_hooks_tests::real_lms::RealLmsOptions;
+    use enrollment_webhook::enroll::{ApplyApi, ApplySettings};
+    use seed::*;
+    let Some(lms) = RealLms::start_with(
+        "bulk_path_enrolls_like_the_plugin_in_one_call",
+        RealLmsOptions { bulk_enroll: true },
+    ) else {
+        return;
+    };
+    let bulk = ApplySettings {
+        api: ApplyApi::BulkEnroll,
+        ..ApplySettings::default()
+    };
+    let webhook = service(&lms, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET).with_settings(bulk);
+
+    // An allowance left with auto_enroll off (e.g. created by hand): the bulk call
+    // switches it on in place.
+    let token = lms.token(SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET);
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/enrollment/v1/enrollment_allowed/", lms.base_url()))
+        .header("Authorization", format!("JWT {token}"))
+        .json(&serde_json::json!({"email": "buyer.three@buyers.test", "course_id": OPEN, "auto_enroll": false}))
+        .send()
+        .await
+        .expect("allowance created");
+    assert_eq!(created.status().as_u16(), 201);
+    assert_eq!(lms.allowance("buyer.three@buyers.test", OPEN), Some(false));
+
+    let every_kind = [
+        OPEN,
+        CLOSED,
+        UPCOMING,
+        INVITE,
+        FULL,
+        VERIFIED_ONLY,
+        HIDDEN,
+        ABOUT,
+        OLD_STYLE,
+        PROFESSIONAL_ONLY,
+    ];
+    struct Case {
+        what: &'static str,
+        email: String,
+        courses: Vec<&'static str>,
+        answer: String,
+        bulk_calls: usize,
+        rest_enroll_calls: usize,
+    }
+    let cases = [
+        Case {
+            what: "a new learner in a full course (the REST path's 500)",
+            email: learner_email("bob"),
+            courses: vec![FULL],
+            answer: enrolled(1),
+            bulk_calls: 1,
+            rest_enroll_calls: 0,
+        },
+        Case {
+            what: "every kind at once; the verified-only and professional-only courses by REST with their mode",
+            email: learner_email("alice"),
+            courses: every_kind.to_vec(),
+            answer: enrolled(every_kind.len()),
+            bulk_calls: 1,
+            rest_enroll_calls: 2,
+        },
+        Case {
+            what: "a verified learner buys again",
+            email: learner_email(VERIFIED_LEARNER),
+            courses: vec![OPEN],
+            answer: enrolled(1),
+            bulk_calls: 1,
+            rest_enroll_calls: 0,
+        },
+        Case {
+            what: "unknown email, every kind",
+            email: "buyer.one@buyers.test".into(),
+            courses: every_kind.to_vec(),
+            answer: allowed(every_kind.len()),
+            bulk_calls: 1,
+            rest_enroll_calls: 0,
+        },
+        Case {
+            what: "unknown email whose allowance had auto_enroll off",
+            email: "buyer.three@buyers.test".into(),
+            courses: vec![OPEN],
+            answer: allowed(1),
+            bulk_calls: 1,
+            rest_enroll_calls: 0,
+        },
+    ];
+    for case in &cases {
+        let body = payload(&case.email, &case.courses);
+        for attempt in ["first", "replay"] {
+            let before = (lms.all_enrollments(), lms.all_allowances());
+            let (bulk0, rest0) = (
+                lms.requests("POST", "/api/bulk_enroll/v1/bulk_enroll"),
+                lms.requests("POST", "/api/enrollment/v1/enrollment "),
+            );
+            let reply = post(&webhook, &body).await;
+            assert_eq!(
+                (reply.status, reply.body.as_str()),
+                (200, case.answer.as_str()),
+                "{} ({attempt})",
+                case.what
+            );
+            assert_eq!(
+                lms.requests("POST", "/api/bulk_enroll/v1/bulk_enroll") - bulk0,
+                case.bulk_calls,
+                "{}",
+                case.what
+            );
+            if attempt == "first" {
+                assert_eq!(
+                    lms.requests("POST", "/api/enrollment/v1/enrollment ") - rest0,
+                    case.rest_enroll_calls,
+                    "{}",
+                    case.what
+                );
+            } else {
+                assert_eq!(
+                    (lms.all_enrollments(), lms.all_allowances()),
+                    before,
+                    "{}: replay changed the state",
+                    case.what
+                );
+            }
+        }
+    }
+    assert_eq!(
+        lms.enrollment("bob", FULL).map(|e| e.is_active),
+        Some(true),
+        "past capacity, like the plugin"
+    );
+    for (course, mode) in [
+        (OPEN, "audit"),
+        (CLOSED, "audit"),
+        (UPCOMING, "audit"),
+        (INVITE, "audit"),
+        (FULL, "audit"),
+        (VERIFIED_ONLY, "verified"),
+        (HIDDEN, "audit"),
+        (ABOUT, "audit"),
+        (OLD_STYLE, "honor"),
+        (PROFESSIONAL_ONLY, "no-id-professional"),
+    ] {
+        let found = lms.enrollment("alice", course);
+        assert!(
+            found
+                .as_ref()
+                .is_some_and(|e| e.is_active && e.mode == mode),
+            "alice {course}: {found:?}"
+        );
+    }
+    assert_eq!(
+        lms.enrollment(VERIFIED_LEARNER, OPEN).map(|e| e.mode),
+        Some("verified".into())
+    );
+    for course in every_kind {
+        assert_eq!(
+            lms.allowance("buyer.one@buyers.test", course),
+            Some(true),
+            "{course}"
+        );
+    }
+    assert_eq!(lms.allowance("buyer.three@buyers.test", OPEN), Some(true));
+
+    // Existence is still checked first: the bulk view would enroll into any key.
+    let reply = post(
+        &webhook,
+        &payload(&learner_email("frank"), &[OPEN, MISSING]),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(lms.enrollment("frank", OPEN), None);
+}

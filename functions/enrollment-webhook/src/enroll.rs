@@ -16,9 +16,43 @@ use futures_util::future::join_all;
 
 use edx_hooks_shared::course_key::parse_course_key;
 use edx_hooks_shared::enrollment_mode::ModeUnavailable;
-use edx_hooks_shared::openedx::{EnrollmentLms, LmsError, ModeChoice, ModePolicy};
+use edx_hooks_shared::openedx::{BulkApplied, EnrollmentLms, LmsError, ModeChoice, ModePolicy};
 
 use crate::request::EnrollmentRequest;
+
+/// Which LMS API applies a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApplyApi {
+    /// One enrollment (or allowance) call per course, `EnrollmentListView` /
+    /// `EnrollmentAllowedView`: every release, but no enrollment past a full course.
+    #[default]
+    Rest,
+    /// One `BulkEnrollView` call for all courses (`OPENEDX_APPLY_API=bulk_enroll`): the
+    /// plugin's `check_access=False`, full courses included; needs the view enabled.
+    /// Courses whose mode must be named explicitly (see [`ModePolicy`]) still go
+    /// through the REST call for an existing account (the bulk view takes no mode).
+    BulkEnroll,
+}
+
+impl ApplyApi {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "rest" => Some(ApplyApi::Rest),
+            "bulk_enroll" | "bulk" => Some(ApplyApi::BulkEnroll),
+            _ => None,
+        }
+    }
+}
+
+/// How requests are applied: the policies of this module, in one value.
+#[derive(Debug, Clone, Default)]
+pub struct ApplySettings {
+    pub modes: ModePolicy,
+    pub api: ApplyApi,
+    /// Bulk path only: let the LMS email learners about their enrollment
+    /// (`email_students`; the plugin sent none).
+    pub email_learners: bool,
+}
 
 /// A successful application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +134,10 @@ fn choose_modes(
 
 pub async fn apply<L: EnrollmentLms>(
     lms: &L,
-    policy: &ModePolicy,
+    settings: &ApplySettings,
     request: &EnrollmentRequest,
 ) -> Result<Applied, ApplyError> {
+    let policy = &settings.modes;
     let ids = &request.course_ids;
     // Key syntax is free to check: find the first malformed id up front. Courses
     // before it must still be checked for existence, since the plugin reports a
@@ -143,16 +178,15 @@ pub async fn apply<L: EnrollmentLms>(
     // Here `to_check` holds every distinct id, in request order.
     let modes = choose_modes(policy, &to_check, offered)?;
 
-    match user {
-        Some(account) => {
-            let results = join_all(to_check.iter().zip(&modes).map(|(id, mode)| {
-                lms.ensure_enrollment(&account.username, id, mode, policy.change_existing)
-            }))
-            .await;
-            results.into_iter().collect::<Result<Vec<_>, _>>()?;
-            Ok(Applied::Enrolled { courses: ids.len() })
+    let courses = ids.len();
+    match (settings.api, user) {
+        (ApplyApi::Rest, Some(account)) => {
+            let courses_and_modes: Vec<(&str, &ModeChoice)> =
+                to_check.iter().copied().zip(&modes).collect();
+            enroll_each(lms, &account.username, &courses_and_modes, policy).await?;
+            Ok(Applied::Enrolled { courses })
         }
-        None => {
+        (ApplyApi::Rest, None) => {
             let results = join_all(
                 to_check
                     .iter()
@@ -160,9 +194,62 @@ pub async fn apply<L: EnrollmentLms>(
             )
             .await;
             results.into_iter().collect::<Result<Vec<_>, _>>()?;
-            Ok(Applied::Allowed { courses: ids.len() })
+            Ok(Applied::Allowed { courses })
+        }
+        (ApplyApi::BulkEnroll, user) => {
+            // An existing account in a course whose mode must be named: the REST call
+            // (the bulk view would enroll it in the LMS default, which the course
+            // does not offer). Everything else: one bulk call.
+            let (explicit, bulk): (Vec<_>, Vec<_>) =
+                to_check.iter().copied().zip(&modes).partition(|(_, mode)| {
+                    user.is_some() && matches!(mode, ModeChoice::Explicit(_))
+                });
+            let bulk_ids: Vec<&str> = bulk.iter().map(|(id, _)| *id).collect();
+            let (bulk_result, rest_result) = tokio::join!(
+                async {
+                    match bulk_ids.is_empty() {
+                        true => Ok(None),
+                        false => lms
+                            .bulk_enroll(&request.email, &bulk_ids, settings.email_learners)
+                            .await
+                            .map(Some),
+                    }
+                },
+                async {
+                    match &user {
+                        Some(account) => {
+                            enroll_each(lms, &account.username, &explicit, policy).await
+                        }
+                        None => Ok(()),
+                    }
+                }
+            );
+            rest_result?;
+            match (bulk_result?, user) {
+                (Some(BulkApplied::Enrolled), _) | (_, Some(_)) => {
+                    Ok(Applied::Enrolled { courses })
+                }
+                _ => Ok(Applied::Allowed { courses }),
+            }
         }
     }
+}
+
+/// Enroll `username` in each course with its mode, concurrently.
+async fn enroll_each<L: EnrollmentLms>(
+    lms: &L,
+    username: &str,
+    courses: &[(&str, &ModeChoice)],
+    policy: &ModePolicy,
+) -> Result<(), ApplyError> {
+    let results = join_all(
+        courses
+            .iter()
+            .map(|(id, mode)| lms.ensure_enrollment(username, id, mode, policy.change_existing)),
+    )
+    .await;
+    results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -257,8 +344,8 @@ mod tests {
         }
     }
 
-    fn policy() -> ModePolicy {
-        ModePolicy::default()
+    fn policy() -> ApplySettings {
+        ApplySettings::default()
     }
 
     fn lms() -> FakeLms {

@@ -15,6 +15,7 @@ use edx_hooks_shared::secrets::{
     DEFAULT_MIN_FORCED_REFRESH,
 };
 
+use crate::enroll::{ApplyApi, ApplySettings};
 use crate::service::{Reply, WebhookService, DEFAULT_REQUEST_BUDGET, SIGNATURE_HEADER};
 
 /// Kept free before the Lambda's deadline: time to log, emit metrics and answer.
@@ -46,13 +47,23 @@ fn env_flag(name: &str) -> Result<bool, lambda_http::Error> {
     }
 }
 
-/// `OPENEDX_ENROLLMENT_MODES`, `OPENEDX_COURSE_MODES`, `OPENEDX_UPGRADE_EXISTING_ENROLLMENTS`.
-pub fn mode_policy_from_env() -> Result<ModePolicy, lambda_http::Error> {
-    Ok(ModePolicy::from_settings(
+/// `OPENEDX_ENROLLMENT_MODES`, `OPENEDX_COURSE_MODES`, `OPENEDX_UPGRADE_EXISTING_ENROLLMENTS`,
+/// `OPENEDX_APPLY_API`, `OPENEDX_BULK_EMAIL_LEARNERS`; checked at start.
+pub fn apply_settings_from_env() -> Result<ApplySettings, lambda_http::Error> {
+    let modes = ModePolicy::from_settings(
         std::env::var("OPENEDX_ENROLLMENT_MODES").ok().as_deref(),
         std::env::var("OPENEDX_COURSE_MODES").ok().as_deref(),
         env_flag("OPENEDX_UPGRADE_EXISTING_ENROLLMENTS")?,
-    )?)
+    )?;
+    let api_setting = std::env::var("OPENEDX_APPLY_API").unwrap_or_default();
+    let api = ApplyApi::parse(&api_setting).ok_or_else(|| {
+        format!("invalid OPENEDX_APPLY_API={api_setting:?}: expected rest or bulk_enroll")
+    })?;
+    Ok(ApplySettings {
+        modes,
+        api,
+        email_learners: env_flag("OPENEDX_BULK_EMAIL_LEARNERS")?,
+    })
 }
 
 /// The webhook secret: Secrets Manager when `LERNITO_SECRET_ARN` is set, otherwise
@@ -82,7 +93,7 @@ pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_
     ));
     let budget = env_millis("EDX_HOOKS_REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET);
     Ok(WebhookService::new(Arc::new(lms), secrets)
-        .with_modes(mode_policy_from_env()?)
+        .with_settings(apply_settings_from_env()?)
         .with_budget(budget))
 }
 

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use edx_hooks_shared::canonical_json::{self, PyJson};
 use edx_hooks_shared::metrics::Metrics;
-use edx_hooks_shared::openedx::{deadline, EnrollmentLms, ModePolicy};
+use edx_hooks_shared::openedx::{deadline, EnrollmentLms};
 use edx_hooks_shared::secrets::{flatten_secret_versions, SecretCache, SecretError, SecretSource};
 use edx_hooks_shared::signature::{self, SignedForm, SignedMessages};
 
-use crate::enroll::{apply, Applied, ApplyError};
+use crate::enroll::{apply, Applied, ApplyError, ApplySettings};
 use crate::request::validate;
 
 /// Largest accepted body. Lernito payloads are a few hundred bytes; the cap keeps
@@ -113,7 +113,7 @@ pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(25);
 pub struct WebhookService<L> {
     lms: Arc<L>,
     secrets: Arc<SecretCache<SecretSource>>,
-    modes: ModePolicy,
+    settings: ApplySettings,
     budget: Duration,
 }
 
@@ -131,14 +131,14 @@ impl<L: EnrollmentLms> WebhookService<L> {
         WebhookService {
             lms,
             secrets,
-            modes: ModePolicy::default(),
+            settings: ApplySettings::default(),
             budget: DEFAULT_REQUEST_BUDGET,
         }
     }
 
-    /// How each course's enrollment mode is chosen.
-    pub fn with_modes(mut self, modes: ModePolicy) -> Self {
-        self.modes = modes;
+    /// How requests are applied (modes, REST or bulk API).
+    pub fn with_settings(mut self, settings: ApplySettings) -> Self {
+        self.settings = settings;
         self
     }
 
@@ -264,7 +264,7 @@ impl<L: EnrollmentLms> WebhookService<L> {
         summary.courses = request.course_ids.len();
         summary.email_hash = Some(email_hash(&secrets, &request.email));
 
-        match apply(self.lms.as_ref(), &self.modes, &request).await {
+        match apply(self.lms.as_ref(), &self.settings, &request).await {
             Ok(applied) => {
                 summary.outcome = match applied {
                     Applied::Enrolled { .. } => Outcome::Enrolled,

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod allowances;
+mod bulk;
 pub mod catalog;
 pub mod config;
 mod courses;
@@ -17,6 +18,7 @@ pub mod transport;
 
 use std::future::Future;
 
+pub use bulk::BulkApplied;
 pub use config::{AllowanceApi, OpenEdxConfig};
 pub use rest::OpenEdxClient;
 // Defined with their parsers, in the pure (non-adapter) half of the crate.
@@ -193,6 +195,25 @@ pub trait EnrollmentLms: Send + Sync {
         email: &str,
         course_id: &str,
     ) -> impl Future<Output = Result<AllowanceOutcome, LmsError>> + Send;
+    /// Enroll the email's active account in every course, or allow it (auto-enroll)
+    /// where there is none, in one call with the plugin's `check_access=False`
+    /// semantics (full, closed and invitation-only courses included). Idempotent.
+    /// The default knows no such call.
+    fn bulk_enroll(
+        &self,
+        email: &str,
+        course_ids: &[&str],
+        email_learners: bool,
+    ) -> impl Future<Output = Result<BulkApplied, LmsError>> + Send {
+        let _ = (email, course_ids, email_learners);
+        async {
+            Err(LmsError::Rejected {
+                operation: "bulk_enroll",
+                status: 0,
+                message: "this LMS client has no bulk enrollment".into(),
+            })
+        }
+    }
 }
 
 /// What the Richie forwarder needs from the LMS.

@@ -18,8 +18,8 @@ use super::allowances::{MODE_LEGACY, MODE_UNRESOLVED, MODE_VIEWSET};
 use super::courses::BATCH_CHECK_KEYS;
 pub use super::transport::{encode_path, Transport};
 use super::{
-    AllowanceApi, AllowanceOutcome, EnrollmentLms, EnrollmentOutcome, LmsError, LmsUser,
-    ModeChoice, OpenEdxConfig,
+    AllowanceApi, AllowanceOutcome, BulkApplied, EnrollmentLms, EnrollmentOutcome, LmsError,
+    LmsUser, ModeChoice, OpenEdxConfig,
 };
 pub use crate::openedx_parse::parse_listed_course_ids;
 use crate::secrets::{SecretCache, SecretSource};
@@ -108,6 +108,15 @@ impl EnrollmentLms for OpenEdxClient {
         course_id: &str,
     ) -> Result<AllowanceOutcome, LmsError> {
         self.allow(email, course_id).await
+    }
+
+    async fn bulk_enroll(
+        &self,
+        email: &str,
+        course_ids: &[&str],
+        email_learners: bool,
+    ) -> Result<BulkApplied, LmsError> {
+        self.bulk(email, course_ids, email_learners).await
     }
 }
 
