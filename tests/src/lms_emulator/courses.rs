@@ -603,3 +603,83 @@ pub(crate) fn cms_advanced_settings(shared: &Shared, req: &Req, rest: &str) -> R
         }),
     )
 }
+
+/// `GET /api/course_modes/v1/courses/{course_id}/`:
+/// `common/djangoapps/course_modes/rest_api/v1/views.py` `CourseModesView`
+/// (`re_path(fr'^courses/{COURSE_ID_PATTERN}/$')`, trailing slash required;
+/// `pagination_class = None`; no throttle). Permission
+/// `JWT_RESTRICTED_APPLICATION_OR_USER_ACCESS` (edx-drf-extensions
+/// `permissions.py`): authenticated and (`is_staff` or `?username=` the
+/// caller) → else 401 / 403 (DRF bodies). Body: every `CourseMode` row of the
+/// course, expired ones included, in row order, as `rest_api/serializers.py`
+/// `CourseModeSerializer` renders them: `course_id, mode_slug,
+/// mode_display_name, min_price, currency, expiration_datetime,
+/// expiration_datetime_is_explicit, description, sku, bulk_sku`. A course
+/// without mode rows (the emulator's `modes: vec![]`, which the other APIs
+/// answer with the implicit `audit` default) and an unknown course are both
+/// `[]`; an unparseable key fails in `CourseKey.from_string` → 500. The mode
+/// detail route `…/{course_id}/{mode_slug}` is not emulated (404). Read only
+/// (source, not run).
+pub(crate) fn course_modes(shared: &Shared, req: &Req, rest: &str) -> Response {
+    let Some(key) = match_course_key_pattern(rest).filter(|k| rest.len() == k.len() + 1) else {
+        return django_404();
+    };
+    if !rest.ends_with('/') {
+        return django_404();
+    }
+    let caller = match require_user(shared, req, Style::Drf, false) {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            return error(
+                Style::Drf,
+                Kind::NotAuthenticated,
+                401,
+                NOT_AUTHENTICATED,
+                &req.path,
+                None,
+            )
+        }
+        Err(r) => return r,
+    };
+    let in_url = req.q("username").unwrap_or("").to_lowercase();
+    if !caller.is_staff && caller.username.to_lowercase() != in_url {
+        return error(
+            Style::Drf,
+            Kind::PermissionDenied,
+            403,
+            PERMISSION_DENIED,
+            &req.path,
+            None,
+        );
+    }
+    if req.method != Method::GET {
+        return super::http::method_not_allowed(&req.method);
+    }
+    if !is_valid_course_key(key) {
+        return django_500();
+    }
+    let state = shared.state();
+    let rows: Vec<Value> = state
+        .course(key)
+        .map(|c| {
+            c.modes
+                .iter()
+                .map(|m| {
+                    json!({
+                        "course_id": key,
+                        "mode_slug": m.slug,
+                        "mode_display_name": m.name,
+                        "min_price": m.min_price,
+                        "currency": m.currency,
+                        "expiration_datetime": opt_time(m.expiration_datetime),
+                        "expiration_datetime_is_explicit": m.expiration_datetime.is_some(),
+                        "description": m.description,
+                        "sku": m.sku,
+                        "bulk_sku": m.bulk_sku,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json(200, Value::Array(rows))
+}

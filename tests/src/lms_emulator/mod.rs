@@ -81,6 +81,8 @@ pub const ENROLLMENT_V2_COURSE_PREFIX: &str = "/api/enrollment/v2/courses/";
 pub const COURSES_PATH: &str = "/api/courses/v1/courses/";
 /// `GET {COURSE_DETAIL_PREFIX}{course_id}/` — the trailing slash is optional.
 pub const COURSE_DETAIL_PREFIX: &str = "/api/courses/v1/courses/";
+/// `GET {COURSE_MODES_PREFIX}{course_id}/` — every mode row of a course (staff).
+pub const COURSE_MODES_PREFIX: &str = "/api/course_modes/v1/courses/";
 /// `GET {COURSEWARE_PREFIX}{course_id}` — has `language`.
 pub const COURSEWARE_PREFIX: &str = "/api/courseware/course/";
 /// `GET {INSTRUCTOR_V2_COURSE_PREFIX}{course_id}` — `total_enrollment` (master only).

@@ -165,6 +165,9 @@ fn route(shared: &Shared, req: &Req) -> Response {
         }
         return django_404();
     }
+    if let Some(rest) = path.strip_prefix("/api/course_modes/v1/courses/") {
+        return courses::course_modes(shared, req, rest);
+    }
     if let Some(rest) = path.strip_prefix("/api/courseware/course/") {
         return courses::courseware(shared, req, rest);
     }
