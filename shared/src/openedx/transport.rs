@@ -28,6 +28,10 @@ use crate::secrets::{SecretCache, SecretSource};
 /// otherwise mean one token call per LMS call (a stale token is caught by the 401
 /// refresh anyway).
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(30);
+/// How long a failed token fetch answers for later callers too: the calls of one
+/// request start in waves (batched check, then per-course checks), and each wave
+/// would otherwise run the whole retry cycle against an LMS that just failed it.
+const TOKEN_FAILURE_HOLD: Duration = Duration::from_secs(1);
 /// Least time an attempt needs to be worth starting before the deadline.
 const MIN_ATTEMPT: Duration = Duration::from_millis(50);
 /// Longest `Retry-After` believed (DRF's per-minute throttles never ask for more).
@@ -139,8 +143,9 @@ struct CachedToken {
 #[derive(Default)]
 struct TokenState {
     cached: Option<CachedToken>,
-    /// The last failed fetch: callers that queued behind it share its error instead
-    /// of each running the full retry cycle again.
+    /// The last failed fetch: callers that queued behind it (or come within
+    /// [`TOKEN_FAILURE_HOLD`]) share its error instead of each running the full retry
+    /// cycle again.
     failure: Option<(Instant, LmsError)>,
     /// `preferred_username` of the last token (the DOT application's owner).
     username: Option<String>,
@@ -322,7 +327,7 @@ impl Transport {
             }
         }
         if let Some((failed_at, error)) = &state.failure {
-            if *failed_at >= asked {
+            if *failed_at >= asked || failed_at.elapsed() < TOKEN_FAILURE_HOLD {
                 return Err(error.clone());
             }
         }
