@@ -254,6 +254,9 @@ pub fn normalize_datetime(value: &str) -> Option<String> {
     }
     let offset = match offset {
         "" | "Z" | "z" => "Z".to_owned(),
+        // Offsets are ASCII (`+HH:MM`); anything else would also make the byte
+        // offsets below land inside a multi-byte character (`+1é1` panicked).
+        o if !o.is_ascii() => return None,
         o => {
             let (sign, hm) = o.split_at(1);
             let (h, mi) = match hm.split_once(':') {
@@ -365,6 +368,21 @@ mod tests {
             end: Some("2030-06-30T23:59:00Z".into()),
             ..CourseRun::default()
         }
+    }
+
+    #[test]
+    fn non_ascii_offsets_are_refused_not_a_panic() {
+        for bad in [
+            "2030-01-01T00:00:00+1\u{e9}1",
+            "2030-01-01T00:00:00+\u{e9}\u{e9}",
+            "2030-01-01 00:00:00-0\u{1f600}",
+        ] {
+            assert_eq!(normalize_datetime(bad), None, "{bad}");
+        }
+        assert_eq!(
+            normalize_datetime("2030-01-01T00:00:00+0130").as_deref(),
+            Some("2030-01-01T00:00:00+01:30")
+        );
     }
 
     #[test]

@@ -168,9 +168,26 @@ impl OpenEdxClient {
             .send(CREATE, |http| http.post(&url).json(&wanted))
             .await;
         let error = match created {
-            // 409: a concurrent request re-created it, with auto_enroll=true.
-            Ok(reply) if matches!(reply.code(), 200 | 201 | 409) => {
+            Ok(reply) if matches!(reply.code(), 200 | 201) => {
                 return Ok(AllowanceOutcome::AutoEnrollEnabled)
+            }
+            // Someone re-created it meanwhile: success only if with auto_enroll on.
+            Ok(reply) if reply.code() == 409 => {
+                let reread = self
+                    .transport
+                    .send(READ, |http| http.get(&url).query(&[("email", email)]))
+                    .await?;
+                if reread.code() == 200
+                    && parse_allowance_auto_enroll(&reread.body, course_id)
+                        .map_err(invalid(READ.operation))?
+                        == Some(true)
+                {
+                    return Ok(AllowanceOutcome::AutoEnrollEnabled);
+                }
+                return Err(LmsError::InvalidResponse {
+                    operation: CREATE.operation,
+                    detail: "a concurrent allowance without auto_enroll replaced ours".into(),
+                });
             }
             Ok(reply) => reply.unexpected(CREATE.operation),
             Err(error) => error,
