@@ -1363,22 +1363,34 @@ async fn course_api_list_and_detail() {
         .as_str()
         .is_some_and(|p| !p.contains("page=")));
 
-    // Without `username` the list is evaluated for an anonymous user: the
-    // hidden course exists but is not listed (what the batched course check
-    // must never read as "does not exist").
+    // Without `username` the list is evaluated for an anonymous user, even with
+    // this staff JWT (`see_exists`): a course that has not started and whose
+    // enrollment is not open yet exists but is not listed (what the batched
+    // course check must never read as "does not exist"); the running course
+    // hidden from the catalog is listed, flagged `hidden`.
+    c.lms.state().add_course(
+        "course-v1:edX+Upcoming+2027",
+        CourseInfo {
+            start: Some(UtcTime::days_from_now(40)),
+            enrollment_start: Some(UtcTime::days_from_now(30)),
+            ..CourseInfo::named("Upcoming")
+        },
+    );
     let (status, anonymous) = c
         .staff_json(
             Method::GET,
             &format!(
-                "{COURSES_PATH}?course_keys=course-v1:edX%2BHidden%2B2026,{}",
+                "{COURSES_PATH}?course_keys=course-v1:edX%2BHidden%2B2026,course-v1:edX%2BUpcoming%2B2027,{}",
                 E2E_COURSE.replace('+', "%2B")
             ),
             None,
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(anonymous["pagination"]["count"], 1);
+    assert_eq!(anonymous["pagination"]["count"], 2);
     assert_eq!(anonymous["results"][0]["id"], E2E_COURSE);
+    assert_eq!(anonymous["results"][1]["id"], "course-v1:edX+Hidden+2026");
+    assert_eq!(anonymous["results"][1]["hidden"], true);
 
     for bad in ["page=9", "page=0", "page=x"] {
         let got = c

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use edx_hooks_shared::canonical_json::{self, Separators};
 use edx_hooks_shared::openedx::AllowanceApi;
 use edx_hooks_shared::signature::{sign_hex, sign_lernito};
-use edx_hooks_tests::lms_emulator::{CatalogVisibility, CourseInfo, ReleaseProfile};
+use edx_hooks_tests::lms_emulator::{CourseInfo, ReleaseProfile, UtcTime};
 use edx_hooks_tests::webhook_harness::{
     client, payload, service_for, sign, Harness, HarnessOptions, DEMO, E2E, PATH, SECRET,
 };
@@ -409,12 +409,15 @@ async fn courses_are_checked_in_one_list_call_and_absence_is_confirmed_one_by_on
     for id in &ids {
         h.lms.state().add_course(id, CourseInfo::named("Batch"));
     }
-    // Hidden from the catalog: the list (evaluated for an anonymous user) omits
-    // it, yet it exists and must be found by the per-course check.
+    // Not started and enrollment not open yet: the list (evaluated for an
+    // anonymous user, `see_exists`) omits it, yet it exists and must be found
+    // by the per-course check. (`catalog_visibility` "none" would not do: the
+    // real LMS lists a running hidden course to anonymous callers.)
     h.lms.state().add_course(
         "course-v1:Org+Hidden+Run",
         CourseInfo {
-            catalog_visibility: CatalogVisibility::None,
+            start: Some(UtcTime::days_from_now(40)),
+            enrollment_start: Some(UtcTime::days_from_now(30)),
             ..CourseInfo::named("Hidden")
         },
     );

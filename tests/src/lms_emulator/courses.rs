@@ -7,10 +7,11 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::auth::{authenticate, require_user, Authn};
+use super::enrollment::enrollment_open;
 use super::http::{
-    detail, django_404, django_500, error, form_encode, is_valid_course_key, json,
-    key_org_number_run, match_course_key_pattern, paginate, Kind, Req, Style, INVALID_TOKEN,
-    NOT_AUTHENTICATED, PERMISSION_DENIED,
+    detail, django_404, django_500, error, form_encode, is_deprecated_course_key,
+    is_valid_course_key, json, key_org_number_run, match_course_key_pattern, replace_query_param,
+    Kind, Req, Style, INVALID_TOKEN, NOT_AUTHENTICATED, PERMISSION_DENIED,
 };
 use super::server::Shared;
 use super::state::{CourseInfo, LmsState, User};
@@ -35,9 +36,52 @@ fn start_display(c: &CourseInfo) -> (Value, &'static str) {
     }
 }
 
+/// `hidden` as `course_api/serializers.py` `CourseSerializer.get_hidden`
+/// computes it: `catalog_visibility in ['about', 'none'] or
+/// course_overview.id.deprecated` ("Old Mongo should be hidden"; verified on
+/// the real LMS for an old-style key with visibility `both`).
+pub(crate) fn course_api_hidden(course_id: &str, c: &CourseInfo) -> bool {
+    c.hidden() || is_deprecated_course_key(course_id)
+}
+
+/// Can `viewer` (`None` = `AnonymousUser`) see that the course exists?
+/// `has_access(user, 'see_exists', course)` (`COURSE_ABOUT_VISIBILITY_PERMISSION`
+/// and `COURSE_CATALOG_VISIBILITY_PERMISSION` are both `'see_exists'` in
+/// `lms/envs/common.py`): `lms/djangoapps/courseware/access.py`
+/// `_has_access_course.see_exists` = `can_load() or can_enroll()`.
+///
+/// * `can_load`: an old-style key is refused outright (`OldMongoAccessError`,
+///   before any staff check); then `check_course_open_for_learner` →
+///   `access_utils.check_start_date`: with production's
+///   `FEATURES['DISABLE_START_DATES'] = False`, only a course whose `start` is
+///   unset or past (`now > start`); staff pass every non-deprecated check.
+/// * `can_enroll`: [`enrollment_open`] (allowance, global staff, invitation-only
+///   incl. every old-style key, window).
+///
+/// So anonymous callers do not see a course that has not started and whose
+/// enrollment is not open yet, nor an old-style course; `catalog_visibility`
+/// plays no part (a running `none` course is visible). Global staff see
+/// everything (`can_enroll` grants staff; `check_course_access` also falls
+/// back to `has_access(user, 'staff', …)`). Not emulated: beta testers'
+/// `days_early_for_beta`, `visible_to_staff_only`, prerequisites, audit
+/// expiry, course staff roles.
+pub(crate) fn can_see_exists(
+    state: &LmsState,
+    viewer: Option<&User>,
+    course_id: &str,
+    c: &CourseInfo,
+    now: UtcTime,
+) -> bool {
+    if viewer.is_some_and(|u| u.is_staff) {
+        return true;
+    }
+    let can_load = !is_deprecated_course_key(course_id) && c.start.is_none_or(|s| now > s);
+    can_load || enrollment_open(state, viewer, course_id, c)
+}
+
 /// `lms/djangoapps/course_api/serializers.py` `CourseSerializer` (list) /
-/// `CourseDetailSerializer` (detail adds `overview`). `hidden` =
-/// `catalog_visibility in ['about', 'none']`.
+/// `CourseDetailSerializer` (detail adds `overview`); `hidden` see
+/// [`course_api_hidden`].
 fn course_api_json(req: &Req, course_id: &str, c: &CourseInfo, detail: bool) -> Value {
     let origin = req.origin();
     let (org, number, run) = key_org_number_run(course_id);
@@ -73,7 +117,7 @@ fn course_api_json(req: &Req, course_id: &str, c: &CourseInfo, detail: bool) -> 
         "start_type": start_type,
         "pacing": if c.self_paced { "self" } else { "instructor" },
         "mobile_available": c.mobile_available,
-        "hidden": c.hidden(),
+        "hidden": course_api_hidden(course_id, c),
         "invitation_only": c.invitation_only,
         "course_id": course_id,
     });
@@ -153,10 +197,17 @@ pub(crate) fn course_api(shared: &Shared, req: &Req, rest: &str) -> Response {
 /// anchored, so the trailing slash is optional. Unparseable key → 400
 /// `{"field_errors": {"course_key": {"developer_message": "'<k>' is not a valid
 /// course key."}}}`; unknown course → 404 `{"developer_message": "Course not
-/// found."}` (`get_course_overview_with_access` → `Http404`). With the
-/// default `COURSE_ABOUT_VISIBILITY_PERMISSION = 'see_exists'` a course is
-/// visible regardless of `catalog_visibility`, so the emulator shows every
-/// course. `?username=` adds `is_enrolled` (caller = that user, or staff).
+/// found."}` (`get_course_overview_with_access` → `Http404`), and so is a
+/// course the effective user may not see ([`can_see_exists`] for
+/// `COURSE_ABOUT_VISIBILITY_PERMISSION = 'see_exists'`; the refusal is
+/// `courseware_access_exception.py` `CoursewareAccessException`, an `Http404`
+/// "Course not found."). The effective user is `?username=`'s user; without
+/// it **`AnonymousUser`, even when a valid staff JWT is sent**
+/// (`course_api/api.py` `get_effective_user`: `target_username == ''`).
+/// `?username=` adds `is_enrolled` (caller = that user, or staff;
+/// `CourseDetailSerializer.to_representation`). No throttle
+/// (`CourseDetailView` declares none and `DEFAULT_THROTTLE_CLASSES` is unset;
+/// verified: 60 calls in a row all 200).
 fn course_detail(shared: &Shared, req: &Req, caller: Option<&User>, key: &str) -> Response {
     if req.method != Method::GET {
         return error(
@@ -182,6 +233,9 @@ fn course_detail(shared: &Shared, req: &Req, caller: Option<&User>, key: &str) -
     let Some(c) = state.course(key) else {
         return error(DEV, Kind::NotFound, 404, "Course not found.", "", None);
     };
+    if !can_see_exists(&state, target.as_ref(), key, c, UtcTime::now()) {
+        return error(DEV, Kind::NotFound, 404, "Course not found.", "", None);
+    }
     let mut v = course_api_json(req, key, c, true);
     if let Some(t) = target {
         v["is_enrolled"] = Value::Bool(
@@ -193,15 +247,18 @@ fn course_detail(shared: &Shared, req: &Req, caller: Option<&User>, key: &str) -
     json(200, v)
 }
 
-/// `GET /api/courses/v1/courses/`: `CourseListView` with
-/// `LazyPageNumberPagination` (edx-drf-extensions
-/// `NamespacedPageNumberPagination`, `page_size` = `REST_FRAMEWORK['PAGE_SIZE']`
-/// = 10, `?page_size=` without a maximum): `{"results": [...], "pagination":
-/// {"next", "previous", "count", "num_pages"}}`; an invalid or out-of-range
-/// `page` → 404 `{"developer_message": "Invalid page."}`. Filters emulated:
-/// `org` (case-insensitive), `course_keys` (comma list), `active_only`
-/// (end unset or in the future), `username` (visibility is evaluated for that
-/// user; without it, for an anonymous user). Order: by course id.
+/// `GET /api/courses/v1/courses/`: `CourseListView` (`course_api/views.py`)
+/// with `CourseListPageNumberPagination` (`LazyPageNumberPagination` on
+/// edx-drf-extensions `NamespacedPageNumberPagination`): `{"results": [...],
+/// "pagination": {"next", "previous", "count", "num_pages"}}`, `page_size` =
+/// `REST_FRAMEWORK['PAGE_SIZE']` = 10, `?page_size=` capped at `max_page_size
+/// = 100`. Filters emulated: `org` (case-insensitive), `course_keys` (comma
+/// list), `active_only` (end unset or in the future); then `courseware/courses.py`
+/// `get_courses` keeps the courses [`can_see_exists`] grants to the effective
+/// user (`?username=`'s, else `AnonymousUser` — even with a staff JWT).
+/// Order: by course id (`get_visible_courses` … `.order_by('id')`).
+///
+/// Pagination of the lazily filtered sequence ([`lazy_page`]).
 fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
     if req.method != Method::GET && req.method != Method::POST {
         return error(
@@ -218,15 +275,6 @@ fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
         Ok(viewer) => viewer,
         Err(r) => return r,
     };
-    // `get_courses` keeps the courses `has_access(user, 'see_exists', course)`
-    // grants (`lms/djangoapps/courseware/access.py` `_has_access_course`:
-    // `can_see_in_catalog() or can_load()`); without `username` the effective
-    // user is `AnonymousUser` (`course_api/api.py` `get_effective_user`).
-    // Emulated as: staff see every course, everyone else only courses with
-    // `catalog_visibility == "both"`.
-    let sees_everything = viewer
-        .as_ref()
-        .is_some_and(|u| u.is_staff || u.is_superuser);
     let org = req
         .q("org")
         .filter(|s| !s.is_empty())
@@ -252,7 +300,7 @@ fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
         .q("active_only")
         .is_some_and(|v| matches!(v.to_lowercase().as_str(), "true" | "1" | "on"));
     let now = UtcTime::now();
-    let courses: Vec<(&String, &CourseInfo)> = state
+    let queryset: Vec<(&String, &CourseInfo)> = state
         .courses
         .iter()
         .filter(|(id, _)| {
@@ -260,14 +308,17 @@ fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
                 .is_none_or(|o| key_org_number_run(id).0.to_lowercase() == *o)
         })
         .filter(|(id, _)| keys.is_empty() || keys.contains(id))
-        .filter(|(_, c)| sees_everything || !c.hidden())
         .filter(|(_, c)| !active_only || c.end.is_none_or(|e| e > now))
         .collect();
-    let page = match paginate(req, courses.len(), 10, None) {
-        Ok(p) => p,
-        Err(()) => return error(DEV, Kind::NotFound, 404, "Invalid page.", "", None),
+    let estimate = queryset.len();
+    let visible: Vec<(&String, &CourseInfo)> = queryset
+        .into_iter()
+        .filter(|(id, c)| can_see_exists(&state, viewer.as_ref(), id, c, now))
+        .collect();
+    let Some(page) = lazy_page(req, estimate, visible.len(), 10, 100) else {
+        return error(DEV, Kind::NotFound, 404, "Invalid page.", "", None);
     };
-    let results: Vec<Value> = courses[page.start..page.end]
+    let results: Vec<Value> = visible[page.start..page.end]
         .iter()
         .map(|(id, c)| course_api_json(req, id, c, false))
         .collect();
@@ -283,6 +334,88 @@ fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
             },
         }),
     )
+}
+
+/// One page of the course list.
+struct LazyPage {
+    start: usize,
+    end: usize,
+    count: usize,
+    num_pages: usize,
+    next: Value,
+    previous: Value,
+}
+
+/// `LazyPageNumberPagination` over `get_courses`' `LazySequence`
+/// (`openedx/core/lib/api/view_utils.py`) whose length is *estimated* as the
+/// queryset count before the access filter (`est_len=courses.count()`), with
+/// Django's `Paginator` (`orphans=0`, `allow_empty_first_page`) and DRF's
+/// `PageNumberPagination` (`get_page_size`: positive `?page_size=`, else the
+/// default, capped at `max`).
+///
+/// `paginate_queryset` validates `?page=` (an integer ≥ 1, or `last`) against
+/// the estimate and slices `[bottom:top]` (`top` capped at the estimate), which
+/// reads the sequence up to `top + 1` items; only when that exhausts it does the
+/// sequence know its real length. `get_paginated_response` then drops the
+/// cached `count`/`num_pages`, so `count` = the number of visible courses if
+/// the sequence was exhausted, **else the pre-filter estimate**, and validates
+/// `?page=` again against the recomputed `num_pages` (a page past the visible
+/// ones → 404; `?page=last` is not an integer there → always 404). `next` /
+/// `previous` use the recomputed pages. (Read only, not run: when no course is
+/// filtered out — staff with `username`, the usual case — this is plain
+/// page-number pagination.)
+fn lazy_page(
+    req: &Req,
+    estimate: usize,
+    visible: usize,
+    default_size: usize,
+    max: usize,
+) -> Option<LazyPage> {
+    let page_size = req
+        .q("page_size")
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .map(|n| (n as usize).min(max))
+        .unwrap_or(default_size);
+    let num_pages = |count: usize| count.max(1).div_ceil(page_size);
+    // Paginator.validate_number: int(number); < 1 → EmptyPage; > num_pages
+    // (except page 1 of an empty list) → EmptyPage.
+    let validate = |raw: &str, pages: usize| -> Option<usize> {
+        let n = raw.trim().parse::<i64>().ok()?;
+        (n >= 1 && (n as usize <= pages || n == 1)).then_some(n as usize)
+    };
+    let raw = req.q("page");
+    let number = match raw {
+        None => 1,
+        Some("last") => num_pages(estimate),
+        Some(p) => validate(p, num_pages(estimate))?,
+    };
+    let bottom = (number - 1) * page_size;
+    let top = (bottom + page_size).min(estimate);
+    let exhausted = visible <= top;
+    let count = if exhausted { visible } else { estimate };
+    let pages = num_pages(count);
+    validate(raw.unwrap_or("1"), pages)?;
+    let link = |n: usize| {
+        let value = (n > 1).then(|| n.to_string());
+        Value::String(req.absolute_url(&replace_query_param(&req.query, "page", value)))
+    };
+    Some(LazyPage {
+        start: bottom.min(visible),
+        end: top.min(visible),
+        count,
+        num_pages: pages,
+        next: if number < pages {
+            link(number + 1)
+        } else {
+            Value::Null
+        },
+        previous: if number > 1 {
+            link(number - 1)
+        } else {
+            Value::Null
+        },
+    })
 }
 
 /// `GET /api/courseware/course/{course_key}[?requested_fields=a,b]`:
@@ -343,7 +476,7 @@ pub(crate) fn courseware(shared: &Shared, req: &Req, rest: &str) -> Response {
         .is_some_and(|m| state.active_enrollment_count(key) >= m as usize);
     let can_enroll = effective
         .as_ref()
-        .is_some_and(|u| super::enrollment::enrollment_open(&state, u, key, c))
+        .is_some_and(|u| super::enrollment::enrollment_open(&state, Some(u), key, c))
         && !is_full;
     let (start_display, start_type) = start_display(c);
     let full = json!({

@@ -9,8 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::auth::{has_api_key, require_user};
 use super::http::{
-    django_404, django_500, empty, error, is_valid_course_key, json, match_course_key_pattern,
-    method_not_allowed, py_str, replace_query_param, truthy, Kind, Req, Style, PERMISSION_DENIED,
+    django_404, django_500, empty, error, is_deprecated_course_key, is_valid_course_key, json,
+    match_course_key_pattern, method_not_allowed, py_str, replace_query_param, truthy, Kind, Req,
+    Style, PERMISSION_DENIED,
 };
 use super::server::Shared;
 use super::state::{Allowance, CourseInfo, Enrollment, LmsState, User};
@@ -130,12 +131,18 @@ pub(crate) fn route(shared: &Shared, req: &Req, rest: &str) -> Response {
 // course detail
 
 /// `GET /api/enrollment/v1/course/{course_id}[?include_expired=1]`:
-/// `enrollments/views.py` `EnrollmentCourseDetailView.get` (no
-/// authentication, no permissions) → `api.get_course_enrollment_details` →
+/// `enrollments/views.py` `EnrollmentCourseDetailView.get`
+/// (`authentication_classes = []`: a JWT is ignored, every caller is
+/// anonymous; no permissions) → `api.get_course_enrollment_details` →
 /// `data.get_course_enrollment_info` (`CourseOverview.get_from_id`).
 /// Unknown course → 400 `{"message": "No course found for course ID '<id>'"}`.
 /// A path that matches `COURSE_ID_PATTERN` but is not a parseable key raises
 /// `InvalidKeyError` (uncaught) → 500.
+///
+/// Throttled by `EnrollmentUserThrottle` scope `user` **per client IP**
+/// (40/minute): the 41st call within a minute → 429 `{"detail": "Request was
+/// throttled. Expected available in 60 seconds."}` + `Retry-After: 60`
+/// (verified on the real LMS).
 fn course_detail(shared: &Shared, req: &Req, course_id: &str) -> Response {
     if req.method != Method::GET {
         return method_not_allowed(&req.method);
@@ -167,7 +174,9 @@ fn is_username(s: &str) -> bool {
 /// `GET /api/enrollment/v1/enrollment/{username},{course_id}` and
 /// `/enrollment/{course_id}`: `EnrollmentView.get`. Another user's
 /// enrollment needs staff or the API key (else 404 empty); no enrollment →
-/// 200 with an empty body (`Response(None)`).
+/// 200 with an **empty body** (`Response(None)`; verified on the real LMS).
+/// `EnrollmentUserThrottle` (staff 120/minute, shared history with the other
+/// enrollment views and the course list).
 fn enrollment_view(shared: &Shared, req: &Req, spec: &str) -> Response {
     let (username, course_id) = match spec.split_once(',') {
         Some((u, c)) if is_username(u) && match_course_key_pattern(c) == Some(c) => (Some(u), c),
@@ -259,25 +268,32 @@ impl EnrollError {
     }
 }
 
-/// Can `learner` enroll in `course` right now? `CourseEnrollment.is_enrollment_closed`
-/// = `not has_access(user, 'enroll', course)` (`lms/djangoapps/courseware/access.py`
-/// `_can_enroll_courselike`): a valid `CourseEnrollmentAllowed` row for the
-/// learner's e-mail grants it; global staff always may; otherwise
-/// `invitation_only` denies, and the window `enrollment_start < now < enrollment_end`
-/// (unset = open-ended) decides.
+/// May `learner` enroll in `course` right now? `has_access(user, 'enroll',
+/// course)` = `lms/djangoapps/courseware/access.py` `_can_enroll_courselike`
+/// (what `CourseEnrollment.is_enrollment_closed` negates, and half of
+/// `see_exists`): a `CourseEnrollmentAllowed` row for the learner's e-mail
+/// decides (granted unless another user consumed it); global staff
+/// (`is_staff`) may; an invitation-only course denies — and so does every
+/// **old-style key**, which `courseware/toggles.py` `course_is_invitation_only`
+/// counts as invitation-only (`… or courselike.id.deprecated`); otherwise the
+/// window `enrollment_start < now < enrollment_end` decides (unset = open-ended,
+/// `xmodule/course_metadata_utils.py` `is_enrollment_open`). `None` =
+/// `AnonymousUser` (no allowance lookup, not staff).
 pub(crate) fn enrollment_open(
     state: &LmsState,
-    learner: &User,
+    learner: Option<&User>,
     course_id: &str,
     c: &CourseInfo,
 ) -> bool {
-    if let Some(a) = state.allowance(&learner.email, course_id) {
-        return a.user_id.is_none_or(|id| id == learner.id);
+    if let Some(learner) = learner {
+        if let Some(a) = state.allowance(&learner.email, course_id) {
+            return a.user_id.is_none_or(|id| id == learner.id);
+        }
+        if learner.is_staff {
+            return true;
+        }
     }
-    if learner.is_staff {
-        return true;
-    }
-    if c.invitation_only {
+    if c.invitation_only || is_deprecated_course_key(course_id) {
         return false;
     }
     let now = UtcTime::now();
@@ -380,8 +396,11 @@ pub(crate) fn create_or_update(
         .is_some_and(|e| is_active.is_some_and(|a| a != e.is_active));
     let now = UtcTime::now();
 
+    // `api.validate_course_mode(course_id, mode, …)`; the view's message shows
+    // `shown` = the request's `mode` (`"None"` when absent), not the mode
+    // validated (`views.py` `except CourseModeNotFoundError`: `.format(mode=mode)`).
     let mode_unavailable =
-        |state: &LmsState, mode: &str, include_expired: bool| -> Option<EnrollError> {
+        |state: &LmsState, mode: &str, shown: &str, include_expired: bool| -> Option<EnrollError> {
             let c = state.course(course_id)?;
             if c.effective_modes(include_expired, now)
                 .iter()
@@ -390,7 +409,7 @@ pub(crate) fn create_or_update(
                 return None;
             }
             Some(EnrollError::ModeUnavailable {
-                mode: mode.to_owned(),
+                mode: shown.to_owned(),
                 course_id: course_id.clone(),
                 course_details: course_details_json(course_id, c, include_expired),
             })
@@ -415,7 +434,7 @@ pub(crate) fn create_or_update(
             if state.course(course_id).is_none() {
                 return Err(EnrollError::CourseNotFound(course_id.clone()));
             }
-            if let Some(err) = mode_unavailable(&state, m, api_key || is_active == Some(false)) {
+            if let Some(err) = mode_unavailable(&state, m, m, api_key || is_active == Some(false)) {
                 return Err(err);
             }
         }
@@ -432,9 +451,14 @@ pub(crate) fn create_or_update(
     let Some(course) = state.course(course_id).cloned() else {
         return Err(EnrollError::CourseNotFound(course_id.clone()));
     };
+    // `mode=None` → `_default_course_mode`: `audit`, else `honor`, else `audit`
+    // again — so a course with neither (only `verified`, only
+    // `no-id-professional`) fails validation, reported as `[None]` (verified
+    // on the real LMS).
+    let shown = mode.clone().unwrap_or_else(|| "None".to_owned());
     let mode = mode.unwrap_or_else(|| course.default_mode(now));
     // validate_course_mode: include_expired = force, else `not is_active` when given.
-    if let Some(err) = mode_unavailable(&state, &mode, force || is_active == Some(false)) {
+    if let Some(err) = mode_unavailable(&state, &mode, &shown, force || is_active == Some(false)) {
         return Err(err);
     }
     // CourseEnrollment.enroll(check_access=True, can_upgrade=force)
@@ -442,7 +466,7 @@ pub(crate) fn create_or_update(
         username: username.clone(),
         course_id: course_id.clone(),
     };
-    if !force && !enrollment_open(&state, &learner, course_id, &course) {
+    if !force && !enrollment_open(&state, Some(&learner), course_id, &course) {
         return Err(generic());
     }
     if let Some(max) = course.max_student_enrollments {
@@ -477,8 +501,12 @@ pub(crate) fn create_or_update(
 /// user → 406 `{"message": "The user <u> does not exist."}`; non-bool
 /// `is_active` / `force_enrollment` → 400; mode unavailable → 400 with
 /// `course_details`; closed / full / invitation-only → 400 `{"message": "An error
-/// occurred while creating the new course enrollment for user '<u>' in course '<c>'"}`.
-/// GET lists the caller's (or `?user=`'s, staff only) active enrollments.
+/// occurred while creating the new course enrollment for user '<u>' in course '<c>'"}`
+/// (`CourseEnrollment.enroll(check_access=True)` checks "full" before "already
+/// enrolled": the holder of the last seat replaying its POST gets that 400 too;
+/// verified). GET lists the caller's (or `?user=`'s, staff only) active enrollments.
+/// Both throttled by `EnrollmentUserThrottle` (after authentication and
+/// permissions, before the body is parsed).
 fn enrollment_list_view(shared: &Shared, req: &Req) -> Response {
     let caller = match require_user(shared, req, Style::Drf, true) {
         Ok(c) => c,
@@ -554,7 +582,8 @@ fn render_v1_enroll_error(e: EnrollError) -> Response {
 /// `course__id__icontains`), `username`, `email` (comma lists). Inactive
 /// enrollments are included. Body `{"next": url|null, "previous": url|null,
 /// "results": [{created, mode, is_active, user, course_id}]}` — **no count**.
-/// The cursor is opaque (`cursor=` query parameter).
+/// The cursor is opaque (`cursor=` query parameter). `EnrollmentUserThrottle`
+/// (the 429 is `{"developer_message"}` without `Retry-After`).
 fn enrollments_admin_list(shared: &Shared, req: &Req) -> Response {
     let st = Style::Developer;
     let caller = match require_user(shared, req, st, false) {
@@ -690,6 +719,10 @@ fn enrollments_admin_list(shared: &Shared, req: &Req) -> Response {
 ///   `CourseKeyField` → 500.
 /// * DELETE `{email, course_id}` → 204; absent → 404 `{"message": "An
 ///   enrollment allowed with email <e> and course <c> doesn't exists."}`.
+///
+/// `throttle_classes = (EnrollmentUserThrottle,)` but not
+/// `@can_disable_rate_limit`: throttled even when `RateLimitConfiguration`
+/// is disabled.
 fn enrollment_allowed_view(shared: &Shared, req: &Req) -> Response {
     let caller = match require_user(shared, req, Style::Drf, false) {
         Ok(Some(u)) => u,

@@ -152,7 +152,9 @@ impl CourseInfo {
         }
     }
 
-    /// `hidden` as course_api's `CourseSerializer.get_hidden` computes it.
+    /// The `catalog_visibility` half of course_api's `CourseSerializer.get_hidden`
+    /// (`about` or `none`); the Course API also hides every old-style key
+    /// (`… or course_overview.id.deprecated`), which needs the course id.
     pub fn hidden(&self) -> bool {
         matches!(
             self.catalog_visibility,
