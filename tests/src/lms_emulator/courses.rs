@@ -15,6 +15,7 @@ use super::http::{
 };
 use super::server::Shared;
 use super::state::{CourseInfo, LmsState, User};
+use super::throttle::ThrottleClass;
 use super::time::{month_name, UtcTime};
 
 const DEV: Style = Style::Developer;
@@ -258,8 +259,16 @@ fn course_detail(shared: &Shared, req: &Req, caller: Option<&User>, key: &str) -
 /// user (`?username=`'s, else `AnonymousUser` — even with a staff JWT).
 /// Order: by course id (`get_visible_courses` … `.order_by('id')`).
 ///
+/// `CourseListUserThrottle` (staff 40/minute, user 20/minute) on the caller's
+/// shared history; its 429 is `{"developer_message": "Request was throttled.
+/// Expected available in N seconds."}` **without** `Retry-After`
+/// (`DeveloperErrorViewMixin`; verified).
+///
 /// Pagination of the lazily filtered sequence ([`lazy_page`]).
 fn course_list(shared: &Shared, req: &Req, caller: Option<&User>) -> Response {
+    if let Err(t) = shared.throttle(req, ThrottleClass::CourseList, caller, false) {
+        return t.respond(DEV, &req.path);
+    }
     if req.method != Method::GET && req.method != Method::POST {
         return error(
             DEV,

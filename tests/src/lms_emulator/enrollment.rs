@@ -15,7 +15,13 @@ use super::http::{
 };
 use super::server::Shared;
 use super::state::{Allowance, CourseInfo, Enrollment, LmsState, User};
+use super::throttle::ThrottleClass;
 use super::time::UtcTime;
+
+/// `throttle_classes = (EnrollmentUserThrottle,)` on a view decorated with
+/// `@can_disable_rate_limit` (`EnrollmentView`, `EnrollmentCourseDetailView`,
+/// `EnrollmentListView`, `CourseEnrollmentsApiListView`).
+const THROTTLE: ThrottleClass = ThrottleClass::Enrollment { can_disable: true };
 
 // ---------------------------------------------------------------------------
 // serializers
@@ -144,6 +150,9 @@ pub(crate) fn route(shared: &Shared, req: &Req, rest: &str) -> Response {
 /// throttled. Expected available in 60 seconds."}` + `Retry-After: 60`
 /// (verified on the real LMS).
 fn course_detail(shared: &Shared, req: &Req, course_id: &str) -> Response {
+    if let Err(t) = shared.throttle(req, THROTTLE, None, has_api_key(shared, req)) {
+        return t.respond(Style::Drf, &req.path);
+    }
     if req.method != Method::GET {
         return method_not_allowed(&req.method);
     }
@@ -187,6 +196,9 @@ fn enrollment_view(shared: &Shared, req: &Req, spec: &str) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    if let Err(t) = shared.throttle(req, THROTTLE, caller.as_ref(), has_api_key(shared, req)) {
+        return t.respond(Style::Drf, &req.path);
+    }
     if req.method != Method::GET {
         return method_not_allowed(&req.method);
     }
@@ -513,6 +525,9 @@ fn enrollment_list_view(shared: &Shared, req: &Req) -> Response {
         Err(r) => return r,
     };
     let api_key = has_api_key(shared, req);
+    if let Err(t) = shared.throttle(req, THROTTLE, caller.as_ref(), api_key) {
+        return t.respond(Style::Drf, &req.path);
+    }
     match req.method {
         Method::POST => {
             let data = match req.data() {
@@ -609,6 +624,10 @@ fn enrollments_admin_list(shared: &Shared, req: &Req) -> Response {
             &req.path,
             None,
         );
+    }
+    // DeveloperErrorViewMixin: the 429 is {"developer_message"}, no Retry-After.
+    if let Err(t) = shared.throttle(req, THROTTLE, Some(&caller), has_api_key(shared, req)) {
+        return t.respond(st, &req.path);
     }
     if req.method != Method::GET {
         return json(
@@ -747,6 +766,11 @@ fn enrollment_allowed_view(shared: &Shared, req: &Req) -> Response {
             &req.path,
             None,
         );
+    }
+    // `throttle_classes = (EnrollmentUserThrottle,)`, not @can_disable_rate_limit.
+    let class = ThrottleClass::Enrollment { can_disable: false };
+    if let Err(t) = shared.throttle(req, class, Some(&caller), has_api_key(shared, req)) {
+        return t.respond(Style::Drf, &req.path);
     }
     match req.method {
         Method::GET => {

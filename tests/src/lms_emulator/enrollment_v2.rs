@@ -23,8 +23,27 @@ use super::http::{
 };
 use super::server::Shared;
 use super::state::User;
+use super::throttle::ThrottleClass;
 
 const ST: Style = Style::Envelope;
+
+/// Every v2 view declares `throttle_classes = (EnrollmentUserThrottle,)`
+/// (`v2/views.py`); only `EnrollmentViewSet` is `@can_disable_rate_limit`.
+/// The 429 is the envelope (`rate-limited`, "Too Many Requests") with
+/// `Retry-After` (read only, not run: the real LMS snapshot has no v2).
+fn throttle(
+    shared: &Shared,
+    req: &Req,
+    viewset: bool,
+    caller: Option<&User>,
+) -> Result<(), Response> {
+    let class = ThrottleClass::Enrollment {
+        can_disable: viewset,
+    };
+    shared
+        .throttle(req, class, caller, has_api_key(shared, req))
+        .map_err(|t| t.respond(ST, &req.path))
+}
 
 pub(crate) fn route(shared: &Shared, req: &Req, rest: &str) -> Response {
     match rest {
@@ -127,6 +146,9 @@ fn viewset_root(shared: &Shared, req: &Req) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    if let Err(r) = throttle(shared, req, true, caller.as_ref()) {
+        return r;
+    }
     let api_key = has_api_key(shared, req);
     match req.method {
         Method::POST => {
@@ -231,6 +253,10 @@ fn internal(req: &Req) -> Response {
 /// course → **404** `"No course found for course ID '<id>'"` (v1 answers 400);
 /// unparseable key on the legacy route → 400 with the same text.
 fn course_detail(shared: &Shared, req: &Req, course_id: &str) -> Response {
+    // authentication_classes = (): anonymous, keyed by client IP.
+    if let Err(r) = throttle(shared, req, false, None) {
+        return r;
+    }
     if req.method != Method::GET {
         return not_allowed(req);
     }
@@ -252,6 +278,9 @@ fn retrieve(shared: &Shared, req: &Req, username: Option<&str>, course_id: &str)
         Ok(c) => c,
         Err(r) => return r,
     };
+    if let Err(r) = throttle(shared, req, false, caller.as_ref()) {
+        return r;
+    }
     if req.method != Method::GET {
         return not_allowed(req);
     }
@@ -296,7 +325,11 @@ fn retrieve(shared: &Shared, req: &Req, username: Option<&str>, course_id: &str)
 /// `ordering` in `created,-created,id,-id`; a legacy alias adds the ADR 0033
 /// `Deprecation` header.
 fn admin_list(shared: &Shared, req: &Req) -> Response {
-    if let Err(r) = staff_caller(shared, req) {
+    let caller = match staff_caller(shared, req) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    if let Err(r) = throttle(shared, req, false, Some(&caller)) {
         return r;
     }
     if req.method != Method::GET {
@@ -493,6 +526,9 @@ fn allowed(shared: &Shared, req: &Req) -> Response {
         Ok(u) => u,
         Err(r) => return r,
     };
+    if let Err(r) = throttle(shared, req, true, Some(&caller)) {
+        return r;
+    }
     match req.method {
         Method::GET => {
             let email = req

@@ -18,6 +18,8 @@ pub(crate) struct Req {
     pub query: Vec<(String, String)>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The TCP peer (`REMOTE_ADDR`).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Req {
@@ -194,6 +196,8 @@ pub(crate) enum Kind {
     NotFound,
     Validation,
     Conflict,
+    /// DRF `Throttled` (429).
+    Throttled,
     /// Not in the ADR 0029 catalog (e.g. `MethodNotAllowed`): slug `internal`.
     Other,
 }
@@ -223,6 +227,7 @@ pub(crate) fn error(
                 Kind::NotFound => ("not-found", "Not Found"),
                 Kind::Validation => ("validation", "Validation Error"),
                 Kind::Conflict => ("conflict", "Conflict"),
+                Kind::Throttled => ("rate-limited", "Too Many Requests"),
                 Kind::Other => ("internal", "Internal Server Error"),
             };
             let mut body = json!({

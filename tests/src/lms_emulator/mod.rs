@@ -38,6 +38,7 @@ mod http;
 mod record;
 mod server;
 mod state;
+mod throttle;
 mod time;
 
 use std::net::SocketAddr;
@@ -51,6 +52,7 @@ pub use state::{
     IssuedToken, LmsState, OAuthClient, TokenRejection, User, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
     DEMO_COURSE, DEMO_LEARNER, DEMO_LEARNER_EMAIL, DEMO_SERVICE_USER, E2E_COURSE,
 };
+pub use throttle::{Rate, ScopedRates, Throttling};
 pub use time::UtcTime;
 
 // ----- endpoint paths (exactly as edx-platform routes them) -----------------
@@ -165,6 +167,12 @@ pub struct EmulatorConfig {
     /// action (400 on a duplicate POST and on DELETE of an existing row), as
     /// the master code does. `false` = the intended 409 / 204.
     pub v2_allowed_unique_validator: bool,
+    /// Rate limits (default: a production LMS's — DRF throttles on the
+    /// enrollment views and the course list, django-ratelimit on the token
+    /// endpoint; see [`Throttling`]). Changeable at run time with
+    /// [`LmsEmulator::set_throttling`]; [`Throttling::off`] for tests about
+    /// something else that exceed the real rates.
+    pub throttling: Throttling,
     /// Seed [`LmsState::seed_demo`] data at start (default **true**: the two
     /// demo courses, the `edx-hooks-service` staff user + `edx-hooks-local`
     /// client and the `learner`). [`EmulatorConfig::empty`] starts blank.
@@ -183,6 +191,7 @@ impl Default for EmulatorConfig {
             scope: "read write email profile".to_owned(),
             api_key: None,
             v2_allowed_unique_validator: true,
+            throttling: Throttling::default(),
             seed_demo: true,
         }
     }
@@ -232,9 +241,10 @@ impl LmsEmulator {
             state: Mutex::new(state),
             faults: Faults::default(),
             recorder: Arc::new(record::Recorder::default()),
+            throttles: throttle::Throttles::new(config.throttling.clone()),
             config,
         });
-        let app = server::app(shared.clone());
+        let app = server::app(shared.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "lms emulator server stopped");
@@ -304,6 +314,22 @@ impl LmsEmulator {
     /// Forget recorded calls and restart the peak counters (from the current in-flight count).
     pub fn reset_calls(&self) {
         self.shared.recorder.reset();
+    }
+
+    /// The rate limits in force (initially `EmulatorConfig::throttling`).
+    pub fn throttling(&self) -> Throttling {
+        self.shared.throttles.config()
+    }
+
+    /// Change the rate limits from now on (the request histories are kept).
+    pub fn set_throttling(&self, throttling: Throttling) {
+        self.shared.throttles.set_config(throttling);
+    }
+
+    /// Forget every throttle history and token-endpoint counter (what
+    /// flushing the LMS cache does).
+    pub fn reset_throttles(&self) {
+        self.shared.throttles.clear();
     }
 
     /// Revoke every issued token (shortcut for `state().revoke_tokens()`).

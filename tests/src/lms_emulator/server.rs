@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -15,6 +15,7 @@ use super::faults::{FaultAction, Faults};
 use super::http::{django_404, form_decode, percent_decode, with_body, Req};
 use super::record::{Begin, Recorder};
 use super::state::LmsState;
+use super::throttle::{ThrottleClass, Throttled, Throttles};
 use super::{accounts, auth, courses, enrollment, enrollment_v2, EmulatorConfig, TOKEN_PATH};
 
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -23,12 +24,24 @@ pub(crate) struct Shared {
     pub state: Mutex<LmsState>,
     pub faults: Faults,
     pub recorder: Arc<Recorder>,
+    pub throttles: Throttles,
     pub config: EmulatorConfig,
 }
 
 impl Shared {
     pub fn state(&self) -> MutexGuard<'_, LmsState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// DRF `check_throttles` of a view declaring `class` (see `throttle.rs`).
+    pub fn throttle(
+        &self,
+        req: &Req,
+        class: ThrottleClass,
+        user: Option<&super::state::User>,
+        api_key: bool,
+    ) -> Result<(), Throttled> {
+        self.throttles.check(req, class, user, api_key)
     }
 }
 
@@ -118,6 +131,10 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_BODY).await.unwrap_or_default();
     let raw_query = parts.uri.query().map(str::to_owned);
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
     let req = Req {
         method: parts.method,
         path: percent_decode(parts.uri.path()),
@@ -125,6 +142,7 @@ async fn dispatch(State(shared): State<Arc<Shared>>, request: Request) -> Respon
         raw_query,
         headers: parts.headers,
         body,
+        peer,
     };
     route(&shared, &req)
 }
@@ -134,6 +152,10 @@ fn route(shared: &Shared, req: &Req) -> Response {
     let profile = shared.config.profile;
 
     if path == TOKEN_PATH {
+        // django-ratelimit wraps AccessTokenView.dispatch: counted before anything else.
+        if let Err(page) = shared.throttles.check_token(req) {
+            return page;
+        }
         return auth::access_token(shared, req);
     }
     // lms/urls.py path('api/user/', include(user_api.urls)) → user_api/urls.py
