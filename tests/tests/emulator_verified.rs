@@ -255,6 +255,26 @@ async fn course_detail_is_evaluated_for_the_anonymous_user_without_username() {
 }
 
 #[tokio::test]
+async fn course_object_links_the_v2_blocks_api_and_abbreviates_months() {
+    let c = setup(EmulatorConfig::default()).await;
+    for (start, shown) in [
+        ("2026-11-23T06:18:47Z", "Nov. 23, 2026"),
+        ("2026-09-01T00:00:00Z", "Sept. 1, 2026"),
+        ("2026-03-05T00:00:00Z", "March 5, 2026"),
+    ] {
+        c.lms.state().course_mut(OPEN).unwrap().start = Some(UtcTime::at(start));
+        let (status, body) = c.get(&detail_path(OPEN), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["start_display"], shown);
+        assert_eq!(
+            body["blocks_url"],
+            c.lms
+                .url("/api/courses/v2/blocks/?course_id=course-v1%3AEdxHooksX%2BOPEN101%2B2026")
+        );
+    }
+}
+
+#[tokio::test]
 async fn see_exists_is_can_load_or_can_enroll() {
     // Read only (source, not run) beyond the measured cases above.
     let c = setup(EmulatorConfig::default()).await;

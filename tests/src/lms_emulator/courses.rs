@@ -16,7 +16,7 @@ use super::http::{
 use super::server::Shared;
 use super::state::{CourseInfo, LmsState, User};
 use super::throttle::ThrottleClass;
-use super::time::{month_name, UtcTime};
+use super::time::{month_ap, UtcTime};
 
 const DEV: Style = Style::Developer;
 
@@ -29,7 +29,7 @@ fn start_display(c: &CourseInfo) -> (Value, &'static str) {
         Some(t) => {
             let (y, m, d) = t.ymd();
             (
-                Value::String(format!("{} {d}, {y}", month_name(m))),
+                Value::String(format!("{} {d}, {y}", month_ap(m))),
                 "timestamp",
             )
         }
@@ -82,14 +82,17 @@ pub(crate) fn can_see_exists(
 
 /// `lms/djangoapps/course_api/serializers.py` `CourseSerializer` (list) /
 /// `CourseDetailSerializer` (detail adds `overview`); `hidden` see
-/// [`course_api_hidden`].
+/// [`course_api_hidden`]. `blocks_url` = `reverse('blocks_in_course')`, which
+/// resolves to the **v2** route (`course_api/blocks/urls.py` names both
+/// `v1/blocks/` and `v2/blocks/` `blocks_in_course`; the last one wins);
+/// `start_display` in Django's `"N j, Y"` ("Nov. 23, 2026"). Both verified.
 fn course_api_json(req: &Req, course_id: &str, c: &CourseInfo, detail: bool) -> Value {
     let origin = req.origin();
     let (org, number, run) = key_org_number_run(course_id);
     let asset = format!("/asset-v1:{org}+{number}+{run}+type@asset+block@images_course_image.jpg");
     let (start_display, start_type) = start_display(c);
     let blocks_url = format!(
-        "{origin}/api/courses/v1/blocks/?{}",
+        "{origin}/api/courses/v2/blocks/?{}",
         form_encode(&[("course_id".to_owned(), course_id.to_owned())])
     );
     let mut v = json!({

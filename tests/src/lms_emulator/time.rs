@@ -148,22 +148,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// English month name (Django `DATE_FORMAT` "N j, Y" style, used for
-/// `start_display`).
-pub(crate) fn month_name(m: u32) -> &'static str {
+/// The month as Django's `N` date format renders it (`django/utils/dates.py`
+/// `MONTHS_AP`, Associated Press style: "Jan.", "March", "Sept.", …): the
+/// English `DATE_FORMAT` is `"N j, Y"`, which `CourseOverview.start_display`
+/// uses (`defaultfilters.date(self.start, "DATE_FORMAT")`; verified: "Nov. 23,
+/// 2026").
+pub(crate) fn month_ap(m: u32) -> &'static str {
     const NAMES: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
+        "Jan.", "Feb.", "March", "April", "May", "June", "July", "Aug.", "Sept.", "Oct.", "Nov.",
+        "Dec.",
     ];
     NAMES[(m.clamp(1, 12) - 1) as usize]
 }
