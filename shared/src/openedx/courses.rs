@@ -27,6 +27,13 @@ use crate::openedx_parse::parse_listed_course_ids;
 pub(super) const BATCH_CHECK_KEYS: usize = 50;
 /// How long to leave the course list alone after it answered 429.
 pub(super) const BATCH_CHECK_PAUSE: Duration = Duration::from_secs(60);
+/// How long a course's modes are reused. Modes change when staff edit the course's
+/// tracks, rarely; a warm function selling the same courses then spends no call on
+/// them. A mode removed meanwhile makes the LMS refuse the enrollment (500, retried);
+/// one added is used after at most this long.
+pub(super) const MODES_TTL: Duration = Duration::from_secs(60);
+/// Most courses whose modes are kept.
+const MODES_CACHE_LIMIT: usize = 10_000;
 
 impl OpenEdxClient {
     pub(super) fn batch_check_paused(&self) -> bool {
@@ -132,6 +139,29 @@ impl OpenEdxClient {
     }
 
     pub(super) async fn modes_of(&self, course_id: &str) -> Result<Vec<String>, LmsError> {
+        if let Some(modes) = self.cached_modes(course_id) {
+            return Ok(modes);
+        }
+        let modes = self.fetch_modes(course_id).await?;
+        if let Ok(mut cache) = self.modes_cache.lock() {
+            if cache.len() >= MODES_CACHE_LIMIT {
+                cache.retain(|_, (at, _)| at.elapsed() < MODES_TTL);
+                if cache.len() >= MODES_CACHE_LIMIT {
+                    cache.clear();
+                }
+            }
+            cache.insert(course_id.to_owned(), (Instant::now(), modes.clone()));
+        }
+        Ok(modes)
+    }
+
+    fn cached_modes(&self, course_id: &str) -> Option<Vec<String>> {
+        let cache = self.modes_cache.lock().ok()?;
+        let (at, modes) = cache.get(course_id)?;
+        (at.elapsed() < MODES_TTL).then(|| modes.clone())
+    }
+
+    async fn fetch_modes(&self, course_id: &str) -> Result<Vec<String>, LmsError> {
         const CALL: Call = Call::new("course_modes");
         let url = self.transport.url(&format!(
             "/api/course_modes/v1/courses/{}/",

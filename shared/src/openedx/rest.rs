@@ -7,6 +7,7 @@
 //! * `allowances.rs`: enrollment allowances (v1 view, v2 view set);
 //! * `catalog.rs`: what the Richie forwarder reads.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU8;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +32,8 @@ pub struct OpenEdxClient {
     /// Set when the course list API throttled a batched course check: until then,
     /// courses are checked one by one without asking it again.
     pub(super) batch_check_paused_until: std::sync::Mutex<Option<Instant>>,
+    /// Course modes read within the last minute (`courses.rs` `MODES_TTL`).
+    pub(super) modes_cache: std::sync::Mutex<HashMap<String, (Instant, Vec<String>)>>,
 }
 
 impl OpenEdxClient {
@@ -47,6 +50,7 @@ impl OpenEdxClient {
             transport: Transport::new(config, credentials)?,
             allowance_mode: AtomicU8::new(initial_mode),
             batch_check_paused_until: std::sync::Mutex::new(None),
+            modes_cache: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
