@@ -39,6 +39,13 @@ pub struct HarnessOptions {
     pub request_timeout: Duration,
     /// Ask the course list API for all courses at once (the client's default).
     pub batch_course_check: bool,
+    /// `OPENEDX_SERVICE_USERNAME`. Production reads it from the token's
+    /// `preferred_username`; the emulator's tokens are opaque, so the harness names
+    /// its service user (`svc`) to take the production path (course API with
+    /// `?username=`, not the anonymous per-IP-throttled course endpoint).
+    pub service_username: Option<String>,
+    /// Serve the bulk enrollment view (`FEATURES['ENABLE_BULK_ENROLLMENT_VIEW']`).
+    pub bulk_enroll_view: bool,
 }
 
 impl Default for HarnessOptions {
@@ -53,6 +60,8 @@ impl Default for HarnessOptions {
             client_secret: CLIENT_SECRET.into(),
             request_timeout: Duration::from_millis(800),
             batch_course_check: true,
+            service_username: Some("svc".into()),
+            bulk_enroll_view: false,
         }
     }
 }
@@ -76,6 +85,7 @@ pub fn client(base_url: String, options: &HarnessOptions) -> OpenEdxClient {
         max_concurrency: options.concurrency,
         allowance_api: options.allowance_api,
         batch_course_check: options.batch_course_check,
+        service_username: options.service_username.clone(),
         ..OpenEdxConfig::default()
     };
     match OpenEdxClient::new(config, credentials) {
@@ -90,6 +100,7 @@ impl Harness {
             profile: options.profile,
             token_ttl_secs: options.token_ttl_secs,
             seed_demo: false,
+            bulk_enroll_view: options.bulk_enroll_view,
             ..EmulatorConfig::default()
         })
         .await;

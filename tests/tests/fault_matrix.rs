@@ -69,7 +69,7 @@ async fn throttling_without_retry_after_backs_off() {
     let h = Harness::default().await;
     h.lms
         .faults()
-        .throttle_next("/api/enrollment/v1/course/", 2, None);
+        .throttle_next("/api/enrollment/v1/enrollment", 2, None);
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
@@ -79,7 +79,7 @@ async fn retry_after_longer_than_we_may_wait_fails_now() {
     let h = Harness::default().await;
     h.lms
         .faults()
-        .throttle_next("/api/enrollment/v1/course/", 1, Some(600));
+        .throttle_next("/api/enrollment/v1/enrollment", 1, Some(600));
     let started = Instant::now();
     let reply = h.post(&payload("learner@example.com", &[DEMO])).await;
     assert_eq!((reply.status, reply.body.as_str()), (500, INTERNAL));

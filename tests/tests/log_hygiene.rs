@@ -80,7 +80,7 @@ async fn logs_never_contain_emails_or_secrets() {
     }
     // An upstream failure path too.
     lms.faults()
-        .fail_next("/api/enrollment/v1/course/", 1000, 503);
+        .fail_next("/api/courses/v1/courses/", 1000, 503);
     let body = r#"{"email": "known.learner@example.com", "name": "N", "family": "F", "username": "u", "courseIds": ["course-v1:edX+DemoX+Demo_Course"]}"#;
     let parsed = canonical_json::parse(body.as_bytes()).unwrap();
     let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);

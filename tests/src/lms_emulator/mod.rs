@@ -30,6 +30,7 @@
 
 mod accounts;
 mod auth;
+mod bulk;
 mod courses;
 mod enrollment;
 mod enrollment_v2;
@@ -173,6 +174,9 @@ pub struct EmulatorConfig {
     /// [`LmsEmulator::set_throttling`]; [`Throttling::off`] for tests about
     /// something else that exceed the real rates.
     pub throttling: Throttling,
+    /// `FEATURES['ENABLE_BULK_ENROLLMENT_VIEW']`: serve `POST /api/bulk_enroll/v1/bulk_enroll`
+    /// (default off, as in production).
+    pub bulk_enroll_view: bool,
     /// Seed [`LmsState::seed_demo`] data at start (default **true**: the two
     /// demo courses, the `edx-hooks-service` staff user + `edx-hooks-local`
     /// client and the `learner`). [`EmulatorConfig::empty`] starts blank.
@@ -192,6 +196,7 @@ impl Default for EmulatorConfig {
             api_key: None,
             v2_allowed_unique_validator: true,
             throttling: Throttling::default(),
+            bulk_enroll_view: false,
             seed_demo: true,
         }
     }

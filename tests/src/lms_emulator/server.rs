@@ -187,6 +187,10 @@ fn route(shared: &Shared, req: &Req) -> Response {
         }
         return django_404();
     }
+    // lms/urls.py: routed only with FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'].
+    if path == "/api/bulk_enroll/v1/bulk_enroll" && shared.config.bulk_enroll_view {
+        return super::bulk::bulk_enroll(shared, req);
+    }
     if let Some(rest) = path.strip_prefix("/api/course_modes/v1/courses/") {
         return courses::course_modes(shared, req, rest);
     }
