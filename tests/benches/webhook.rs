@@ -6,7 +6,8 @@
 //! 2. End-to-end latency against the LMS emulator with 20 ms per call, warm token
 //!    and secret, for several course counts: default concurrency, enough
 //!    concurrency for one round, concurrency 1, and concurrency 1 with one
-//!    existence check per course (the plugin's call pattern, the naive port).
+//!    existence check per course (the plugin's call pattern, the naive port); the
+//!    first sale of the courses (their modes not cached yet); the bulk path.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use edx_hooks_shared::canonical_json::{self, Separators};
 use edx_hooks_shared::signature::{sign_lernito, verify_lernito, SignedMessages};
 use edx_hooks_tests::lms_emulator::{CourseInfo, Throttling};
 use edx_hooks_tests::webhook_harness::{payload, Harness, HarnessOptions, SECRET};
+use enrollment_webhook::enroll::{ApplyApi, ApplySettings};
 use enrollment_webhook::request::validate;
 
 const LATENCY: Duration = Duration::from_millis(20);
@@ -80,33 +82,87 @@ fn cpu_cost(label: &str, body: &str) {
     );
 }
 
-async fn end_to_end(courses: usize, concurrency: usize, batch: bool, rounds: usize) -> f64 {
+/// How one latency measurement runs.
+#[derive(Clone, Copy)]
+struct Shape {
+    concurrency: usize,
+    batch: bool,
+    api: ApplyApi,
+    /// New course ids every round: the courses' modes are not cached yet (the first
+    /// sale of these courses in this warm function).
+    fresh_courses: bool,
+}
+
+impl Shape {
+    fn rest(concurrency: usize) -> Shape {
+        Shape {
+            concurrency,
+            batch: true,
+            api: ApplyApi::Rest,
+            fresh_courses: false,
+        }
+    }
+}
+
+async fn end_to_end(courses: usize, shape: Shape, rounds: usize) -> f64 {
     let h = Harness::start(HarnessOptions {
-        concurrency,
-        batch_course_check: batch,
+        concurrency: shape.concurrency,
+        batch_course_check: shape.batch,
+        bulk_enroll_view: true,
         ..HarnessOptions::default()
     })
     .await;
-    // Up to 6 webhooks × 25 courses per run exceed the real 120/min staff and 40/min per-IP buckets; this measures round trips, not rate limits.
+    // Up to 6 webhooks × 50 courses per run exceed the real 120/min staff and 40/min per-IP buckets; this measures round trips, not rate limits.
     h.lms.set_throttling(Throttling::off());
-    let ids: Vec<String> = (0..courses)
-        .map(|i| format!("course-v1:Bench+C{i}+Run"))
+    let service = edx_hooks_tests::webhook_harness::service_for(
+        edx_hooks_tests::webhook_harness::client(
+            h.lms.base_url(),
+            &HarnessOptions {
+                concurrency: shape.concurrency,
+                batch_course_check: shape.batch,
+                ..HarnessOptions::default()
+            },
+        ),
+        vec![SECRET.into()],
+    )
+    .with_settings(ApplySettings {
+        api: shape.api,
+        ..ApplySettings::default()
+    });
+    let sets = if shape.fresh_courses { rounds + 1 } else { 1 };
+    let bodies: Vec<String> = (0..sets)
+        .map(|set| {
+            let ids: Vec<String> = (0..courses)
+                .map(|i| format!("course-v1:Bench+S{set}C{i}+Run"))
+                .collect();
+            for id in &ids {
+                h.lms
+                    .state()
+                    .add_course(id, CourseInfo::named("Bench course"));
+            }
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            payload("learner@example.com", &refs)
+        })
         .collect();
-    for id in &ids {
-        h.lms
-            .state()
-            .add_course(id, CourseInfo::named("Bench course"));
-    }
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let body = payload("learner@example.com", &refs);
+    let post = |body: &str| {
+        let signed = edx_hooks_tests::webhook_harness::sign(body);
+        let service = &service;
+        let body = body.to_owned();
+        async move {
+            service
+                .handle("POST", "/lernito/webhook/", Some(&signed), body.as_bytes())
+                .await
+        }
+    };
     // Warm-up: token and secret cached, connections open.
-    let warm = h.post(&body).await;
+    let warm = post(&bodies[0]).await;
     assert_eq!(warm.status, 200, "{}", warm.body);
     h.lms.faults().set_latency(LATENCY);
     let mut total = Duration::ZERO;
-    for _ in 0..rounds {
+    for round in 0..rounds {
+        let body = &bodies[if shape.fresh_courses { round + 1 } else { 0 }];
         let started = Instant::now();
-        let reply = h.post(&body).await;
+        let reply = post(body).await;
         total += started.elapsed();
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
@@ -128,22 +184,64 @@ async fn main() {
         "\n## Round trips (LMS emulator, {} ms per call, warm token and secret)\n",
         LATENCY.as_millis()
     );
-    println!("| courses | concurrency 8 (default) | concurrency = courses+1 | concurrency 1 | concurrency 1, one check per course (the plugin's call pattern) | speed-up vs concurrency 1 | speed-up vs the plugin's pattern |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| courses | concurrency 8 (default) | first sale of the courses (modes not cached), concurrency 8 | concurrency = courses+2 | concurrency 1 | concurrency 1, one check per course (the plugin's call pattern) | speed-up vs concurrency 1 | speed-up vs the plugin's pattern |");
+    println!("|---|---|---|---|---|---|---|---|");
     let rt = |ms: f64| ms / LATENCY.as_secs_f64() / 1000.0;
     for courses in [1usize, 5, 10, 25] {
-        let default = end_to_end(courses, 8, true, 5).await;
-        let wide = end_to_end(courses, courses + 1, true, 5).await;
-        let sequential = end_to_end(courses, 1, true, 2).await;
-        let plugin_pattern = end_to_end(courses, 1, false, 2).await;
+        let default = end_to_end(courses, Shape::rest(8), 5).await;
+        let cold = end_to_end(
+            courses,
+            Shape {
+                fresh_courses: true,
+                ..Shape::rest(8)
+            },
+            5,
+        )
+        .await;
+        let wide = end_to_end(courses, Shape::rest(courses + 2), 5).await;
+        let sequential = end_to_end(courses, Shape::rest(1), 2).await;
+        let plugin_pattern = end_to_end(
+            courses,
+            Shape {
+                batch: false,
+                ..Shape::rest(1)
+            },
+            2,
+        )
+        .await;
         println!(
-            "| {courses} | {default:.1} ms ({:.2} RT) | {wide:.1} ms ({:.2} RT) | {sequential:.1} ms ({:.2} RT) | {plugin_pattern:.1} ms ({:.2} RT) | {:.1}× | {:.1}× |",
+            "| {courses} | {default:.1} ms ({:.2} RT) | {cold:.1} ms ({:.2} RT) | {wide:.1} ms ({:.2} RT) | {sequential:.1} ms ({:.2} RT) | {plugin_pattern:.1} ms ({:.2} RT) | {:.1}× | {:.1}× |",
             rt(default),
+            rt(cold),
             rt(wide),
             rt(sequential),
             rt(plugin_pattern),
             sequential / default,
             plugin_pattern / default
+        );
+    }
+
+    println!("\n## Bulk path (`OPENEDX_APPLY_API=bulk_enroll`, same emulator, concurrency 8)\n");
+    println!("| courses | warm (modes cached) | first sale of the courses |\n|---|---|---|");
+    for courses in [1usize, 10, 50] {
+        let bulk = Shape {
+            api: ApplyApi::BulkEnroll,
+            ..Shape::rest(8)
+        };
+        let warm = end_to_end(courses, bulk, 5).await;
+        let cold = end_to_end(
+            courses,
+            Shape {
+                fresh_courses: true,
+                ..bulk
+            },
+            5,
+        )
+        .await;
+        println!(
+            "| {courses} | {warm:.1} ms ({:.2} RT) | {cold:.1} ms ({:.2} RT) |",
+            rt(warm),
+            rt(cold)
         );
     }
 }
