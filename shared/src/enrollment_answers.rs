@@ -107,6 +107,27 @@ pub fn is_embargo_refusal(body: &[u8]) -> bool {
         .is_some_and(|v| v.get("user_message_url").is_some())
 }
 
+/// Is a course API 404 (`/api/courses/v1/courses/…?username=`) about the user rather than
+/// the course? `get_effective_user` looks the username up with `User.objects.get`, and
+/// `DeveloperErrorViewMixin` turns the `DoesNotExist` into 404 `{"developer_message":
+/// "User matching query does not exist."}` (verified on the real LMS) — which must not
+/// read as "unknown course": a mistyped `OPENEDX_SERVICE_USERNAME` would make every
+/// course "not exist".
+pub fn course_api_unknown_user(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("developer_message")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .is_some_and(|m| m.contains("User matching query does not exist"))
+}
+
+/// The message for that case.
+pub const UNKNOWN_SERVICE_USER: &str =
+    "the LMS has no user with the service username (OPENEDX_SERVICE_USERNAME, or the token's preferred_username)";
+
 /// The `preferred_username` claim of a JWT access token, without verifying it (it came
 /// straight from the LMS's token endpoint): the user the client-credentials grant acts
 /// as, i.e. the DOT application's owner (`oauth_dispatch/jwt.py`). `None` for anything
@@ -276,6 +297,17 @@ mod tests {
             ]
         );
         assert!(parse_bulk_enroll(b"[]", &["c1"]).is_err());
+    }
+
+    #[test]
+    fn an_unknown_username_is_not_an_unknown_course() {
+        assert!(course_api_unknown_user(
+            br#"{"developer_message":"User matching query does not exist."}"#
+        ));
+        assert!(!course_api_unknown_user(
+            br#"{"developer_message":"Course not found."}"#
+        ));
+        assert!(!course_api_unknown_user(b"<html>"));
     }
 
     #[test]

@@ -64,6 +64,8 @@ fn options(client_id: &str, client_secret: &str) -> HarnessOptions {
     HarnessOptions {
         client_id: client_id.into(),
         client_secret: client_secret.into(),
+        // As deployed: the username comes from the token's preferred_username.
+        service_username: None,
         // One request at a time on the LMS side: calls queue at its socket.
         request_timeout: Duration::from_secs(20),
         ..HarnessOptions::default()
@@ -396,6 +398,54 @@ async fn contract_rows_and_a_non_staff_service_user() {
     assert!(
         log.contains(r#""error_kind":"forbidden""#),
         "log kind: {log}"
+    );
+    assert_eq!(lms.enrollment("erin", seed::OPEN), None);
+
+    // A course whose modes the configuration cannot satisfy: 400 naming it, before
+    // anything is written (the open course first in the list is not enrolled either).
+    use enrollment_webhook::enroll::{ApplyApi, ApplySettings};
+    let honor_only = service(&lms, seed::SERVICE_CLIENT_ID, seed::SERVICE_CLIENT_SECRET)
+        .with_settings(ApplySettings {
+            modes: edx_hooks_shared::openedx::ModePolicy::from_settings(Some("honor"), None, false)
+                .expect("valid"),
+            ..ApplySettings::default()
+        });
+    let r = post(
+        &honor_only,
+        &payload(
+            &seed::learner_email("erin"),
+            &[seed::OPEN, seed::VERIFIED_ONLY],
+        ),
+    )
+    .await;
+    let expected = format!(
+        r#"{{"success":false,"message":"Course {} offers no enrollment mode this service may use (offered: verified)"}}"#,
+        seed::VERIFIED_ONLY
+    );
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (400, expected.as_str()),
+        "{}",
+        tail(&lms.log(), 12)
+    );
+    assert_eq!(lms.enrollment("erin", seed::OPEN), None);
+    assert!(capture
+        .text()
+        .contains(r#""error_kind":"mode_unavailable""#));
+
+    // The bulk path on an LMS whose bulk enrollment view is off (production's default):
+    // a permanent refusal, the plugin's 500, nothing written.
+    let bulk = service(&lms, seed::SERVICE_CLIENT_ID, seed::SERVICE_CLIENT_SECRET).with_settings(
+        ApplySettings {
+            api: ApplyApi::BulkEnroll,
+            ..ApplySettings::default()
+        },
+    );
+    let r = post(&bulk, &good).await;
+    assert_eq!((r.status, r.body.as_str()), (500, INTERNAL));
+    assert!(
+        capture.text().contains("ENABLE_BULK_ENROLLMENT_VIEW"),
+        "the log says how to fix it"
     );
     assert_eq!(lms.enrollment("erin", seed::OPEN), None);
 }

@@ -102,6 +102,8 @@ fn webhook(
     let options = HarnessOptions {
         client_id: seed::SERVICE_CLIENT_ID.into(),
         client_secret: seed::SERVICE_CLIENT_SECRET.into(),
+        // As deployed: the username comes from the token's preferred_username.
+        service_username: None,
         request_timeout: Duration::from_secs(20),
         ..HarnessOptions::default()
     };

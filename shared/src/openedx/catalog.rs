@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::transport::{encode_path, invalid, Call, Reply};
 use super::{CatalogLms, CoursePage, CourseRun, LmsError, OpenEdxClient};
+use crate::enrollment_answers::{course_api_unknown_user, UNKNOWN_SERVICE_USER};
 use crate::openedx_parse as parse;
 
 impl OpenEdxClient {
@@ -65,6 +66,9 @@ impl OpenEdxClient {
             200 => parse::parse_course_detail(&reply.body, course_id)
                 .map(Some)
                 .map_err(invalid(OP)),
+            404 if course_api_unknown_user(&reply.body) => {
+                Err(LmsError::Credentials(UNKNOWN_SERVICE_USER.into()))
+            }
             404 => Ok(None),
             _ => Err(reply.unexpected(OP)),
         }
@@ -100,6 +104,9 @@ impl OpenEdxClient {
                     total: parsed.total,
                 };
                 Ok((page, runs))
+            }
+            404 if course_api_unknown_user(&reply.body) => {
+                Err(LmsError::Credentials(UNKNOWN_SERVICE_USER.into()))
             }
             // "Invalid page." past the end (e.g. the list shrank while we paged).
             404 => Ok((

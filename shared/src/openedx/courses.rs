@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use super::transport::{encode_path, invalid, Call};
 use super::{LmsError, OpenEdxClient};
-use crate::enrollment_answers::parse_course_modes;
+use crate::enrollment_answers::{
+    course_api_unknown_user, parse_course_modes, UNKNOWN_SERVICE_USER,
+};
 use crate::openedx_parse::parse_listed_course_ids;
 
 /// Most course keys asked for in one course-list call (keeps the URL short).
@@ -113,6 +115,9 @@ impl OpenEdxClient {
             .await?;
         match reply.code() {
             200 => Ok(true),
+            404 if course_api_unknown_user(&reply.body) => {
+                Err(LmsError::Credentials(UNKNOWN_SERVICE_USER.into()))
+            }
             // {"developer_message": "Course not found."}
             404 => Ok(false),
             _ => Err(reply.unexpected(CALL.operation)),

@@ -150,6 +150,7 @@ impl LmsError {
                 | LmsError::EnrollmentRefused { .. }
                 | LmsError::Embargoed { .. }
                 | LmsError::Rejected { .. }
+                | LmsError::Credentials(_)
         )
     }
 }
