@@ -15,7 +15,8 @@ use crate::sync::SyncSettings;
 pub use edx_hooks_shared::openedx::config::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
 /// Default time an HTTP request may spend syncing before it is queued instead
 /// (API Gateway gives up after 30 s).
-pub const DEFAULT_HTTP_BUDGET: Duration = Duration::from_secs(20);
+/// Below openedx-webhooks' 10 s request timeout (its POST blocks Studio's publish).
+pub const DEFAULT_HTTP_BUDGET: Duration = Duration::from_secs(8);
 
 /// A setting that cannot be used. The value is echoed only for non-secret settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
