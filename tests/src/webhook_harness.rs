@@ -160,3 +160,22 @@ pub fn sign(body: &str) -> String {
         Err(e) => panic!("test payload is not JSON: {e}"),
     }
 }
+
+/// The webhook service against a real LMS (the conformance tier) with one of its
+/// OAuth2 clients, configured as deployed: the service username comes from the
+/// token's `preferred_username`; generous timeouts (the tier's LMS serves one request
+/// at a time, so calls queue at its socket).
+pub fn real_lms_service(
+    base_url: String,
+    client_id: &str,
+    client_secret: &str,
+) -> WebhookService<OpenEdxClient> {
+    let options = HarnessOptions {
+        client_id: client_id.into(),
+        client_secret: client_secret.into(),
+        service_username: None,
+        request_timeout: Duration::from_secs(20),
+        ..HarnessOptions::default()
+    };
+    service_for(client(base_url, &options), vec![SECRET.into()])
+}

@@ -2,41 +2,14 @@
 //! failures, retries, token refresh) and check that no raw email address, no
 //! webhook secret, no OAuth2 client secret and no access token ever appears.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use edx_hooks_shared::canonical_json::{self, Separators};
 use edx_hooks_shared::signature::sign_lernito;
+use edx_hooks_tests::support::LogCapture;
 use edx_hooks_tests::webhook_harness::{Harness, CLIENT_SECRET, SECRET};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn logs_never_contain_emails_or_secrets() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        // DEBUG: one level below what production runs (INFO).
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let capture = LogCapture::global();
     let h = Harness::default().await;
     h.lms
         .state()
@@ -104,7 +77,7 @@ async fn logs_never_contain_emails_or_secrets() {
     }
     assert!(!tokens_seen.is_empty(), "the run used tokens");
 
-    let all = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let all = capture.text();
     // The LMS emulator runs in-process; its own log lines are not ours to judge.
     let logs: String = all
         .lines()

@@ -9,74 +9,17 @@
 //!
 //! Skipped (one line on stderr) when `OPENEDX_PLATFORM_SRC` is unset.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use edx_hooks_shared::openedx::OpenEdxClient;
 use edx_hooks_tests::real_lms::{seed, RealLms};
-use edx_hooks_tests::webhook_harness::{
-    client, payload, service_for, sign, HarnessOptions, SECRET,
-};
+use edx_hooks_tests::support::LogCapture;
+use edx_hooks_tests::webhook_harness::{payload, real_lms_service, sign};
 use enrollment_webhook::service::{Reply, WebhookService};
 
 const PATH: &str = "/api/lernito/webhook/";
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One log capture for the whole binary: a subscriber set per test would race with
-/// tracing's per-callsite interest cache when the tests run in parallel.
-fn captured_logs() -> &'static Capture {
-    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || writer.clone())
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        capture
-    })
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
-    }
-}
-
-fn options(client_id: &str, client_secret: &str) -> HarnessOptions {
-    HarnessOptions {
-        client_id: client_id.into(),
-        client_secret: client_secret.into(),
-        // As deployed: the username comes from the token's preferred_username.
-        service_username: None,
-        // One request at a time on the LMS side: calls queue at its socket.
-        request_timeout: Duration::from_secs(20),
-        ..HarnessOptions::default()
-    }
-}
-
 fn service(lms: &RealLms, client_id: &str, client_secret: &str) -> WebhookService<OpenEdxClient> {
-    service_for(
-        client(lms.base_url(), &options(client_id, client_secret)),
-        vec![SECRET.into()],
-    )
+    real_lms_service(lms.base_url(), client_id, client_secret)
 }
 
 async fn post(service: &WebhookService<OpenEdxClient>, body: &str) -> Reply {
@@ -134,7 +77,7 @@ fn existing(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_course_kind_against_the_real_lms() {
-    captured_logs();
+    LogCapture::global();
     let Some(lms) = RealLms::start("every_course_kind_against_the_real_lms") else {
         return;
     };
@@ -390,7 +333,7 @@ async fn contract_rows_and_a_non_staff_service_user() {
     );
 
     // A service user that is not global staff: the accounts API refuses the email lookup.
-    let capture = captured_logs();
+    let capture = LogCapture::global();
     let nonstaff = service(&lms, seed::NONSTAFF_CLIENT_ID, seed::NONSTAFF_CLIENT_SECRET);
     let r = post(&nonstaff, &good).await;
     assert_eq!((r.status, r.body.as_str()), (500, INTERNAL));

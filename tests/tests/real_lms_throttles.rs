@@ -13,49 +13,14 @@
 //!
 //! Skipped (one line on stderr) when `OPENEDX_PLATFORM_SRC` is unset.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use edx_hooks_tests::real_lms::{seed, RealLms};
-use edx_hooks_tests::webhook_harness::{
-    client, payload, service_for, sign, HarnessOptions, SECRET,
-};
+use edx_hooks_tests::support::LogCapture;
+use edx_hooks_tests::webhook_harness::{payload, real_lms_service, sign};
 
 const PATH: &str = "/api/lernito/webhook/";
 const INTERNAL: &str = r#"{"success":false,"message":"Internal server error"}"#;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One log capture for the whole binary: a subscriber set per test would race with
-/// tracing's per-callsite interest cache when the tests run in parallel.
-fn captured_logs() -> &'static Capture {
-    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || writer.clone())
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        capture
-    })
-}
 
 /// What a burst of `GET path` got: (200s, first 429's Retry-After header and body).
 struct Burst {
@@ -99,15 +64,11 @@ async fn burst(lms: &RealLms, path: &str, token: Option<&str>, limit: usize) -> 
 fn webhook(
     lms: &RealLms,
 ) -> enrollment_webhook::service::WebhookService<edx_hooks_shared::openedx::OpenEdxClient> {
-    let options = HarnessOptions {
-        client_id: seed::SERVICE_CLIENT_ID.into(),
-        client_secret: seed::SERVICE_CLIENT_SECRET.into(),
-        // As deployed: the username comes from the token's preferred_username.
-        service_username: None,
-        request_timeout: Duration::from_secs(20),
-        ..HarnessOptions::default()
-    };
-    service_for(client(lms.base_url(), &options), vec![SECRET.into()])
+    real_lms_service(
+        lms.base_url(),
+        seed::SERVICE_CLIENT_ID,
+        seed::SERVICE_CLIENT_SECRET,
+    )
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -137,7 +98,7 @@ async fn an_exhausted_enrollment_bucket_fails_fast_with_the_throttled_kind() {
     );
     eprintln!("staff bucket: 120 x 200, then 429 Retry-After: {wait} {body}");
 
-    let capture = captured_logs();
+    let capture = LogCapture::global();
     let service = webhook(&lms);
     // A sale now: the Retry-After is longer than the request's 25 s budget, so the
     // webhook answers at once (the plugin's 500; Lernito retries) instead of timing out.
@@ -160,8 +121,7 @@ async fn an_exhausted_enrollment_bucket_fails_fast_with_the_throttled_kind() {
             assert_eq!(lms.enrollment(learner, seed::OPEN), None);
         }
     }
-    let log = String::from_utf8_lossy(&capture.0.lock().map(|b| b.clone()).unwrap_or_default())
-        .into_owned();
+    let log = capture.text();
     assert_eq!(
         log.matches(r#""error_kind":"throttled""#).count(),
         2,
@@ -171,7 +131,7 @@ async fn an_exhausted_enrollment_bucket_fails_fast_with_the_throttled_kind() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn per_ip_and_course_list_limits_do_not_fail_a_sale() {
-    captured_logs();
+    LogCapture::global();
     let Some(lms) = RealLms::start("per_ip_and_course_list_limits_do_not_fail_a_sale") else {
         return;
     };

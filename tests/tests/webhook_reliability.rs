@@ -4,57 +4,21 @@
 //! every waiting call, the request deadline, and an allowance never lost while its
 //! `auto_enroll` flag is switched on.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use edx_hooks_tests::lms_emulator::{
     FaultAction, FaultRule, ENROLLMENT_ALLOWED_V1_PATH, TOKEN_PATH,
 };
-use edx_hooks_tests::support::free_port;
+use edx_hooks_tests::support::{free_port, LogCapture};
 use edx_hooks_tests::webhook_harness::{
     client, payload, service_for, Harness, HarnessOptions, DEMO, E2E, SECRET,
 };
 
 const INTERNAL: &str = r#"{"success":false,"message":"Internal server error"}"#;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One DEBUG-level capture for the whole binary (a per-test subscriber would race with
-/// tracing's callsite interest cache).
-fn logs() -> String {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    let capture = CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        capture
-    });
-    String::from_utf8_lossy(&capture.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
-}
-
 #[tokio::test]
 async fn an_email_never_reaches_a_log_through_a_refused_connection() {
-    logs();
+    LogCapture::global();
     // Nothing listens there: every call (the accounts lookup's URL carries `?email=`)
     // fails with a connection error whose text would include the URL.
     let closed = format!("http://127.0.0.1:{}", free_port());
@@ -72,7 +36,7 @@ async fn an_email_never_reaches_a_log_through_a_refused_connection() {
         )
         .await;
     assert_eq!((reply.status, reply.body.as_str()), (500, INTERNAL));
-    let log = logs();
+    let log = LogCapture::global().text();
     assert!(log.contains("connection"), "the failure is logged: {log}");
     for leak in ["secret.buyer", "secret.buyer%2Btag", "example.com"] {
         assert!(!log.contains(leak), "{leak} in the logs:\n{log}");
