@@ -8,6 +8,9 @@
 //!    concurrency for one round, concurrency 1, and concurrency 1 with one
 //!    existence check per course (the plugin's call pattern, the naive port); the
 //!    first sale of the courses (their modes not cached yet); the bulk path.
+//!
+//! Without `--bench` (i.e. under `cargo test --all-targets`) it is a smoke run: few
+//! iterations, 1 and 10 courses, so the suite stays fast and the code stays working.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -37,7 +40,11 @@ fn cpu_cost(label: &str, body: &str) {
     let parsed = canonical_json::parse(body.as_bytes()).expect("json");
     let signature = sign_lernito(SECRET.as_bytes(), &parsed, Separators::Default);
     let secrets = [SECRET];
-    let iterations = if body.len() > 10_000 { 500 } else { 20_000 };
+    let iterations = match (full_run(), body.len() > 10_000) {
+        (false, _) => 50,
+        (true, true) => 500,
+        (true, false) => 20_000,
+    };
     let run = || {
         let parsed = canonical_json::parse(black_box(body.as_bytes())).expect("json");
         let messages = SignedMessages::new(&parsed, body.as_bytes());
@@ -169,6 +176,11 @@ async fn end_to_end(courses: usize, shape: Shape, rounds: usize) -> f64 {
     total.as_secs_f64() * 1000.0 / rounds as f64
 }
 
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 #[tokio::main]
 async fn main() {
     std::env::set_var("EDX_HOOKS_METRICS", "off");
@@ -187,26 +199,31 @@ async fn main() {
     println!("| courses | concurrency 8 (default) | first sale of the courses (modes not cached), concurrency 8 | concurrency = courses+2 | concurrency 1 | concurrency 1, one check per course (the plugin's call pattern) | speed-up vs concurrency 1 | speed-up vs the plugin's pattern |");
     println!("|---|---|---|---|---|---|---|---|");
     let rt = |ms: f64| ms / LATENCY.as_secs_f64() / 1000.0;
-    for courses in [1usize, 5, 10, 25] {
-        let default = end_to_end(courses, Shape::rest(8), 5).await;
+    let (course_counts, rounds): (&[usize], usize) = match full_run() {
+        true => (&[1, 5, 10, 25], 5),
+        false => (&[1, 10], 1),
+    };
+    let sequential_rounds = rounds.min(2);
+    for &courses in course_counts {
+        let default = end_to_end(courses, Shape::rest(8), rounds).await;
         let cold = end_to_end(
             courses,
             Shape {
                 fresh_courses: true,
                 ..Shape::rest(8)
             },
-            5,
+            rounds,
         )
         .await;
-        let wide = end_to_end(courses, Shape::rest(courses + 2), 5).await;
-        let sequential = end_to_end(courses, Shape::rest(1), 2).await;
+        let wide = end_to_end(courses, Shape::rest(courses + 2), rounds).await;
+        let sequential = end_to_end(courses, Shape::rest(1), sequential_rounds).await;
         let plugin_pattern = end_to_end(
             courses,
             Shape {
                 batch: false,
                 ..Shape::rest(1)
             },
-            2,
+            sequential_rounds,
         )
         .await;
         println!(
@@ -223,19 +240,23 @@ async fn main() {
 
     println!("\n## Bulk path (`OPENEDX_APPLY_API=bulk_enroll`, same emulator, concurrency 8)\n");
     println!("| courses | warm (modes cached) | first sale of the courses |\n|---|---|---|");
-    for courses in [1usize, 10, 50] {
+    let bulk_counts: &[usize] = match full_run() {
+        true => &[1, 10, 50],
+        false => &[1, 10],
+    };
+    for &courses in bulk_counts {
         let bulk = Shape {
             api: ApplyApi::BulkEnroll,
             ..Shape::rest(8)
         };
-        let warm = end_to_end(courses, bulk, 5).await;
+        let warm = end_to_end(courses, bulk, rounds).await;
         let cold = end_to_end(
             courses,
             Shape {
                 fresh_courses: true,
                 ..bulk
             },
-            5,
+            rounds,
         )
         .await;
         println!(
