@@ -250,7 +250,7 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
             Err(reply) => return (reply, "secret_unavailable", None),
         };
         let sync_request = match parse_course_event(request.body) {
-            Ok(Inbound::Course(r)) => r,
+            Ok(Inbound::Course(r)) => trusted(r, auth),
             Ok(Inbound::Ignored { event_type }) => {
                 tracing::info!(event_type, "event of another type acknowledged and ignored");
                 return (
@@ -501,6 +501,18 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         }
         Ok(summary)
     }
+}
+
+/// The event's own dates and `hidden` flag are believed only from a signed request
+/// (`X-Edx-Hooks-Signature` covers the body). The URL token is a long-lived bearer
+/// secret kept in the CMS's webhook settings and in any log of that URL: whoever holds
+/// it could otherwise publish a hidden course or move its dates. A token-authenticated
+/// event only names the course; the values come from the LMS.
+fn trusted(mut request: SyncRequest, auth: AuthMethod) -> SyncRequest {
+    if auth != AuthMethod::Signature {
+        request.snapshot = None;
+    }
+    request
 }
 
 #[cfg(test)]

@@ -397,6 +397,9 @@ async fn live_event_hidden_flag_and_lms_visibility() {
         Options::default(),
     );
     let body = webhooks_body(DEMO_COURSE, "2031-01-01 00:00:00+00:00", None, true);
+    let link = "https://localhost:8000/courses/course-v1:edX+DemoX+Demo_Course/info";
+    // Token-authenticated (openedx-webhooks' URL): the event only names the course; a
+    // holder of the URL cannot hide it or move its dates. The LMS's values are sent.
     assert_eq!(
         http_answer(
             &handle_event(&svc, http_event(&body, Some(TOKEN), None))
@@ -406,9 +409,20 @@ async fn live_event_hidden_flag_and_lms_visibility() {
         .0,
         200
     );
-    let run = richie
-        .run("https://localhost:8000/courses/course-v1:edX+DemoX+Demo_Course/info")
-        .unwrap();
+    let run = richie.run(link).unwrap();
+    assert_eq!(run["catalog_visibility"], "course_and_search");
+    assert_ne!(run["start"], "2031-01-01T00:00:00+00:00");
+    // Signed (X-Edx-Hooks-Signature over the body): the event's snapshot wins.
+    assert_eq!(
+        http_answer(
+            &handle_event(&svc, http_event(&body, None, Some(TOKEN)))
+                .await
+                .unwrap()
+        )
+        .0,
+        200
+    );
+    let run = richie.run(link).unwrap();
     assert_eq!(run["catalog_visibility"], "hidden");
     assert_eq!(run["start"], "2031-01-01T00:00:00+00:00");
     assert_eq!(run["enrollment_start"], "2031-01-01T00:00:00+00:00");

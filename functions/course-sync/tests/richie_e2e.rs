@@ -68,7 +68,8 @@ async fn course_published_event_updates_the_run_in_richie() {
         Some("2031-09-30 18:00:00+00:00"),
         false,
     );
-    let answer = handle_event(&svc, http_event(&body, Some(TOKEN), None))
+    // Signed (`X-Edx-Hooks-Signature` over the body): its snapshot is believed.
+    let answer = handle_event(&svc, http_event(&body, None, Some(TOKEN)))
         .await
         .unwrap();
     let (status, reply) = http_answer(&answer);
@@ -258,7 +259,8 @@ async fn one_failing_target_does_not_stop_the_others() {
     );
     let body = webhooks_body(DEMO_COURSE, "2032-01-01 00:00:00+00:00", None, false);
     let (status, reply) = http_answer(
-        &handle_event(&svc, http_event(&body, Some(TOKEN), None))
+        // Signed, so the event's date (2032) is what the healthy target must show.
+        &handle_event(&svc, http_event(&body, None, Some(TOKEN)))
             .await
             .unwrap(),
     );
