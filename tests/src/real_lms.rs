@@ -84,6 +84,14 @@ fn launcher(script: &str) -> PathBuf {
     workspace_root().join("tests").join("real-lms").join(script)
 }
 
+/// An answer of [`RealLms::get`].
+#[derive(Debug, Clone)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
 /// One enrollment row of `student_courseenrollment`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentRow {
@@ -229,6 +237,44 @@ impl RealLms {
             "SELECT email, course_id, auto_enroll FROM student_courseenrollmentallowed ORDER BY 1, 2",
             &[],
         )
+    }
+
+    /// A blocking `GET path` (HTTP/1.0), with the JWT when given: the raw answer, for
+    /// tests that drive the LMS directly (e.g. to use up a throttle).
+    pub fn get(&self, path: &str, token: Option<&str>) -> RawAnswer {
+        use std::io::{Read, Write};
+        let mut stream =
+            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the LMS");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+        let auth = token
+            .map(|t| format!("Authorization: JWT {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\n{auth}\r\n",
+            self.port
+        )
+        .expect("write request");
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let retry_after = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("retry-after")
+                .then(|| value.trim().to_owned())
+        });
+        RawAnswer {
+            status,
+            retry_after,
+            body: body.to_owned(),
+        }
     }
 
     /// A fresh JWT for a seeded client (counts against the token endpoint's rate only).
