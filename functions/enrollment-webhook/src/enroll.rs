@@ -332,6 +332,23 @@ mod tests {
                 .push(format!("allow {email} {course_id}"));
             Ok(AllowanceOutcome::Created)
         }
+        async fn bulk_enroll(
+            &self,
+            email: &str,
+            course_ids: &[&str],
+            _email_learners: bool,
+        ) -> Result<BulkApplied, LmsError> {
+            self.writes
+                .lock()
+                .unwrap()
+                .push(format!("bulk {email} {}", course_ids.join(",")));
+            let known = self.users.iter().any(|(e, _)| e == email);
+            Ok(if known {
+                BulkApplied::Enrolled
+            } else {
+                BulkApplied::Allowed
+            })
+        }
     }
 
     fn request(email: &str, ids: &[&str]) -> EnrollmentRequest {
@@ -453,5 +470,74 @@ mod tests {
         assert_eq!(r, Err(ApplyError::CourseNotFound("course-v1:x+y+z".into())));
         assert_eq!(fake.checked_one_by_one.lock().unwrap().len(), 2);
         assert!(fake.writes.lock().unwrap().is_empty());
+    }
+
+    fn with_modes(modes: &[(&str, &[&str])]) -> FakeLms {
+        let mut fake = lms();
+        for (course, offered) in modes {
+            fake.modes.insert(
+                (*course).to_owned(),
+                offered.iter().map(|m| (*m).to_owned()).collect(),
+            );
+        }
+        fake
+    }
+
+    #[tokio::test]
+    async fn each_course_gets_its_mode_and_an_unsatisfiable_one_stops_everything() {
+        let fake = with_modes(&[("course-v1:a+b+d", &["verified"])]);
+        let ids = ["course-v1:a+b+c", "course-v1:a+b+d"];
+        let applied = apply(&fake, &policy(), &request("known@example.com", &ids)).await;
+        assert_eq!(applied, Ok(Applied::Enrolled { courses: 2 }));
+        let writes = fake.writes.lock().unwrap().clone();
+        assert!(
+            writes.contains(&"enroll known course-v1:a+b+c LmsDefault".to_owned()),
+            "{writes:?}"
+        );
+        assert!(
+            writes.contains(&"enroll known course-v1:a+b+d Explicit(\"verified\")".to_owned()),
+            "{writes:?}"
+        );
+
+        // Only `honor` allowed: the verified-only course cannot be served; nothing is
+        // written, the other course included.
+        let fake = with_modes(&[("course-v1:a+b+d", &["verified"])]);
+        let honor_only = ApplySettings {
+            modes: ModePolicy::from_settings(Some("honor"), None, false).unwrap(),
+            ..ApplySettings::default()
+        };
+        let r = apply(&fake, &honor_only, &request("known@example.com", &ids)).await;
+        assert!(matches!(r, Err(ApplyError::ModeUnavailable(_))), "{r:?}");
+        assert!(fake.writes.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_bulk_path_is_one_call_but_explicit_modes_go_by_rest() {
+        let bulk = ApplySettings {
+            api: ApplyApi::BulkEnroll,
+            ..ApplySettings::default()
+        };
+        let ids = ["course-v1:a+b+c", "course-v1:a+b+d"];
+        // Unknown email: every course in the one bulk call (allowances take no mode).
+        let fake = with_modes(&[("course-v1:a+b+d", &["verified"])]);
+        let applied = apply(&fake, &bulk, &request("new@example.com", &ids)).await;
+        assert_eq!(applied, Ok(Applied::Allowed { courses: 2 }));
+        assert_eq!(
+            *fake.writes.lock().unwrap(),
+            vec!["bulk new@example.com course-v1:a+b+c,course-v1:a+b+d".to_owned()]
+        );
+        // Known account: the verified-only course by REST with its mode, the rest in bulk.
+        let fake = with_modes(&[("course-v1:a+b+d", &["verified"])]);
+        let applied = apply(&fake, &bulk, &request("known@example.com", &ids)).await;
+        assert_eq!(applied, Ok(Applied::Enrolled { courses: 2 }));
+        let mut writes = fake.writes.lock().unwrap().clone();
+        writes.sort();
+        assert_eq!(
+            writes,
+            vec![
+                "bulk known@example.com course-v1:a+b+c".to_owned(),
+                "enroll known course-v1:a+b+d Explicit(\"verified\")".to_owned(),
+            ]
+        );
     }
 }
