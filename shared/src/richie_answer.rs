@@ -6,7 +6,12 @@
 //! * 2xx: synchronised.
 //! * 400 to an object, or a list-level 400: `{field: [messages]}` — rejected, not retried.
 //! * 400 to a list: `{resource_link: {"success": true} | {field: [messages]}}` — the
-//!   links without `"success": true` failed, the others were committed.
+//!   links without `"success": true` failed, the others were committed. A link of the
+//!   request that the map does not mention is a failure ([`RichieAnswer::for_link`]):
+//!   nothing says Richie committed it.
+//! * A 400 whose body is not DRF-shaped (not a JSON object or list: an HTML page from
+//!   nginx or a WAF, a bare string) did not come from Richie's serializer: unexpected,
+//!   retried like any other failure, never a permanent rejection.
 //! * 401 `"Invalid authentication."` / 403 `"Missing authentication."`: our secret or
 //!   signature placement is wrong.
 //! * 429 and 5xx: try again (syncing is idempotent).
@@ -16,7 +21,7 @@
 //! Every message kept from a body is at most [`MAX_MESSAGE_CHARS`] characters plus an
 //! ellipsis; a body that is not JSON (an HTML error page) is folded onto one line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -31,9 +36,40 @@ pub enum RichieAnswer {
     Synced,
     /// 400 for the whole request (object form, or a list-level error): not retried.
     Rejected { message: String },
-    /// 400 to a list: `failed` maps each rejected `resource_link` to Richie's message;
-    /// every other link of the request was synchronised.
-    Partial { failed: BTreeMap<String, String> },
+    /// 400 to a list: `failed` maps each rejected `resource_link` to Richie's message,
+    /// `synced` holds the links answered `{"success": true}`. A link in neither was not
+    /// confirmed (see [`RichieAnswer::for_link`]).
+    Partial {
+        synced: BTreeSet<String>,
+        failed: BTreeMap<String, String>,
+    },
+}
+
+/// What an answer says about one course run of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkAnswer {
+    Synced,
+    /// Richie refused this run for good, with its message.
+    Rejected(String),
+}
+
+impl RichieAnswer {
+    /// The outcome for the run whose `resource_link` is `link`. A per-link answer that
+    /// does not mention the link is an `Unexpected` failure (retried), never "synced".
+    pub fn for_link(&self, link: &str) -> Result<LinkAnswer, RichieError> {
+        match self {
+            RichieAnswer::Synced => Ok(LinkAnswer::Synced),
+            RichieAnswer::Rejected { message } => Ok(LinkAnswer::Rejected(message.clone())),
+            RichieAnswer::Partial { synced, failed } => match failed.get(link) {
+                Some(message) => Ok(LinkAnswer::Rejected(message.clone())),
+                None if synced.contains(link) => Ok(LinkAnswer::Synced),
+                None => Err(RichieError::Unexpected {
+                    status: 400,
+                    message: truncate(&format!("Richie's per-link answer does not mention {link}")),
+                }),
+            },
+        }
+    }
 }
 
 /// Why a request gave no usable answer. Every variant means "try again later".
@@ -87,7 +123,7 @@ impl RichieError {
 pub fn interpret(status: u16, body: &[u8], attempts: u32) -> Result<RichieAnswer, RichieError> {
     match status {
         200..=299 => Ok(RichieAnswer::Synced),
-        400 => Ok(classify_bad_request(body)),
+        400 => classify_bad_request(body),
         401 | 403 => Err(RichieError::Unauthorized {
             status,
             message: body_message(body),
@@ -155,27 +191,37 @@ pub fn body_message(body: &[u8]) -> String {
     }
 }
 
-/// Classify a 400 answer: a per-link map (list form) or a request-level error.
-pub fn classify_bad_request(body: &[u8]) -> RichieAnswer {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return RichieAnswer::Rejected {
-            message: body_message(body),
-        };
+/// Classify a 400 answer: a per-link map (list form), a request-level error, or — for
+/// a body that is not DRF-shaped (not a JSON object or list) — `Unexpected`: a proxy
+/// or WAF answered, not Richie's serializer, so the request is retried.
+pub fn classify_bad_request(body: &[u8]) -> Result<RichieAnswer, RichieError> {
+    let value = match serde_json::from_slice::<Value>(body) {
+        Ok(value @ (Value::Object(_) | Value::Array(_))) => value,
+        _ => {
+            return Err(RichieError::Unexpected {
+                status: 400,
+                message: body_message(body),
+            })
+        }
     };
     if let Value::Object(map) = &value {
         let per_link = !map.is_empty() && map.values().all(Value::is_object);
         if per_link {
-            let failed = map
+            let (synced, failed): (Vec<_>, Vec<_>) = map
                 .iter()
-                .filter(|(_, v)| v.get("success").and_then(Value::as_bool) != Some(true))
-                .map(|(link, v)| (link.clone(), error_message(v)))
-                .collect();
-            return RichieAnswer::Partial { failed };
+                .partition(|(_, v)| v.get("success").and_then(Value::as_bool) == Some(true));
+            return Ok(RichieAnswer::Partial {
+                synced: synced.into_iter().map(|(link, _)| link.clone()).collect(),
+                failed: failed
+                    .into_iter()
+                    .map(|(link, v)| (link.clone(), error_message(v)))
+                    .collect(),
+            });
         }
     }
-    RichieAnswer::Rejected {
+    Ok(RichieAnswer::Rejected {
         message: error_message(&value),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -186,14 +232,14 @@ mod tests {
     fn bad_request_classification() {
         assert_eq!(
             classify_bad_request(br#"{"resource_link": ["Unknown course: NOPE101."]}"#),
-            RichieAnswer::Rejected {
+            Ok(RichieAnswer::Rejected {
                 message: "resource_link: Unknown course: NOPE101.".into()
-            }
+            })
         );
         let partial = classify_bad_request(
             br#"{"https://lms/courses/a/info": {"success": true}, "https://lms/courses/b/info": {"start": ["Datetime has wrong format."]}}"#,
         );
-        let RichieAnswer::Partial { failed } = partial else {
+        let Ok(RichieAnswer::Partial { synced, failed }) = &partial else {
             panic!("{partial:?}")
         };
         assert_eq!(failed.len(), 1);
@@ -202,22 +248,88 @@ mod tests {
             "start: Datetime has wrong format."
         );
         assert_eq!(
-            classify_bad_request(br#"{"detail": "JSON parse error - Expecting value"}"#),
-            RichieAnswer::Rejected {
-                message: "detail: JSON parse error - Expecting value".into()
-            }
+            synced.iter().collect::<Vec<_>>(),
+            ["https://lms/courses/a/info"]
         );
         assert_eq!(
-            classify_bad_request(b"<html>\n Bad\n</html>"),
-            RichieAnswer::Rejected {
-                message: "<html> Bad </html>".into()
-            }
+            classify_bad_request(br#"{"detail": "JSON parse error - Expecting value"}"#),
+            Ok(RichieAnswer::Rejected {
+                message: "detail: JSON parse error - Expecting value".into()
+            })
         );
-        let long = format!("\"{}\"", "x".repeat(1000));
-        let RichieAnswer::Rejected { message } = classify_bad_request(long.as_bytes()) else {
+        assert_eq!(
+            classify_bad_request(br#"["Invalid data."]"#),
+            Ok(RichieAnswer::Rejected {
+                message: "Invalid data.".into()
+            })
+        );
+        let long = format!(r#"{{"detail": "{}"}}"#, "x".repeat(1000));
+        let Ok(RichieAnswer::Rejected { message }) = classify_bad_request(long.as_bytes()) else {
             panic!()
         };
         assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn a_bad_request_that_is_not_drf_shaped_is_unexpected_and_retried() {
+        // An nginx / WAF page in front of Richie: not Richie's serializer speaking.
+        let waf = classify_bad_request(b"<html>\n Bad\n</html>").unwrap_err();
+        assert_eq!(
+            waf,
+            RichieError::Unexpected {
+                status: 400,
+                message: "<html> Bad </html>".into()
+            }
+        );
+        assert!(
+            !waf.is_configuration(),
+            "an outage of a proxy, not our setup"
+        );
+        for body in [&b""[..], b"\"Bad Request\"", b"400", b"null", &[0xff, 0xfe]] {
+            assert!(
+                matches!(
+                    interpret(400, body, 1),
+                    Err(RichieError::Unexpected { status: 400, .. })
+                ),
+                "{body:?}"
+            );
+        }
+        let long = format!("\"{}\"", "x".repeat(1000));
+        let Err(RichieError::Unexpected { message, .. }) = classify_bad_request(long.as_bytes())
+        else {
+            panic!()
+        };
+        assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn a_per_link_answer_must_mention_the_link() {
+        let answer = classify_bad_request(
+            br#"{"https://lms/courses/a/info": {"success": true}, "https://lms/courses/b/info": {"start": ["Bad."]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            answer.for_link("https://lms/courses/a/info"),
+            Ok(LinkAnswer::Synced)
+        );
+        assert_eq!(
+            answer.for_link("https://lms/courses/b/info"),
+            Ok(LinkAnswer::Rejected("start: Bad.".into()))
+        );
+        let missing = answer.for_link("https://lms/courses/c/info").unwrap_err();
+        assert!(
+            matches!(&missing, RichieError::Unexpected { status: 400, message } if message.contains("courses/c/info")),
+            "{missing:?}"
+        );
+        assert!(!missing.is_configuration());
+        assert_eq!(RichieAnswer::Synced.for_link("x"), Ok(LinkAnswer::Synced));
+        assert_eq!(
+            RichieAnswer::Rejected {
+                message: "m".into()
+            }
+            .for_link("x"),
+            Ok(LinkAnswer::Rejected("m".into()))
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@
 use serde::Serialize;
 
 use edx_hooks_shared::course_key::{parse_course_key, Namespace};
-use edx_hooks_shared::openedx::CourseRun;
+use edx_hooks_shared::openedx_parse::CourseRun;
 
 /// Default link: richie-openedx-sync's `resource_link_template` default.
 pub const DEFAULT_RESOURCE_LINK_TEMPLATE: &str = "https://{lms_host}/courses/{course_id}/info";
@@ -259,6 +259,10 @@ pub fn normalize_datetime(value: &str) -> Option<String> {
         o if !o.is_ascii() => return None,
         o => {
             let (sign, hm) = o.split_at(1);
+            // `z00` (found by the `event_dates` fuzz target) is no offset.
+            if !matches!(sign, "+" | "-") {
+                return None;
+            }
             let (h, mi) = match hm.split_once(':') {
                 Some((h, mi)) => (h, mi),
                 None if hm.len() == 4 => hm.split_at(2),
@@ -528,6 +532,10 @@ mod tests {
             ("2030-01-01T0:00:00Z", None),
             ("2030-01-01T00:00:00+2:00", None),
             ("2030-01-01T00:00.5Z", None),
+            // Found by the `event_dates` fuzz target: was `…T00:00z00:00`.
+            ("2031-01-01T00:00z00", None),
+            ("2030-01-01T00:00:00Z05:00", None),
+            ("2030-01-01T00:00:00z", Some("2030-01-01T00:00:00Z")),
             ("é", None),
             ("", None),
         ] {

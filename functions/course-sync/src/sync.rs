@@ -21,6 +21,7 @@ use futures_util::stream::{self, StreamExt};
 
 use edx_hooks_shared::openedx::{CatalogLms, CourseRun, LmsError};
 use edx_hooks_shared::richie::{RichieAnswer, RichieApi, RichieError, RichieTarget};
+use edx_hooks_shared::richie_answer::LinkAnswer;
 
 use crate::event::SyncRequest;
 use crate::payload::{build_payload, course_org, PayloadConfig, PayloadError, RichiePayload};
@@ -216,14 +217,12 @@ pub struct Syncer<L, R> {
     settings: SyncSettings,
 }
 
+/// A per-link answer that does not mention `link` is a failure (retried), not "synced".
 fn answer_for_link(answer: &RichieAnswer, link: &str) -> TargetOutcome {
-    match answer {
-        RichieAnswer::Synced => TargetOutcome::Synced,
-        RichieAnswer::Rejected { message } => TargetOutcome::Rejected(message.clone()),
-        RichieAnswer::Partial { failed } => match failed.get(link) {
-            Some(message) => TargetOutcome::Rejected(message.clone()),
-            None => TargetOutcome::Synced,
-        },
+    match answer.for_link(link) {
+        Ok(LinkAnswer::Synced) => TargetOutcome::Synced,
+        Ok(LinkAnswer::Rejected(message)) => TargetOutcome::Rejected(message),
+        Err(err) => TargetOutcome::Failed(err),
     }
 }
 
@@ -628,6 +627,8 @@ mod tests {
     #[derive(Default)]
     struct FakeRichie {
         unknown_codes: Vec<String>,
+        /// Links (substrings) a per-link answer leaves out.
+        unmentioned: Vec<String>,
         down: HashSet<String>,
         bad_secret: HashSet<String>,
         bodies: Mutex<Vec<(String, serde_json::Value)>>,
@@ -665,16 +666,24 @@ mod tests {
             };
             match &value {
                 serde_json::Value::Array(items) => {
+                    let link =
+                        |i: &serde_json::Value| i["resource_link"].as_str().unwrap().to_owned();
                     let failed: BTreeMap<String, String> = items
                         .iter()
-                        .filter_map(|i| {
-                            check(i).map(|m| (i["resource_link"].as_str().unwrap().to_owned(), m))
+                        .filter_map(|i| check(i).map(|m| (link(i), m)))
+                        .collect();
+                    let synced = items
+                        .iter()
+                        .map(link)
+                        .filter(|l| {
+                            !failed.contains_key(l)
+                                && !self.unmentioned.iter().any(|u| l.contains(u.as_str()))
                         })
                         .collect();
-                    Ok(if failed.is_empty() {
+                    Ok(if failed.is_empty() && self.unmentioned.is_empty() {
                         RichieAnswer::Synced
                     } else {
-                        RichieAnswer::Partial { failed }
+                        RichieAnswer::Partial { synced, failed }
                     })
                 }
                 item => Ok(match check(item) {
@@ -798,6 +807,21 @@ mod tests {
         );
         let bodies = s.richie.bodies.lock().unwrap();
         assert!(bodies.iter().all(|(_, b)| b.is_array()));
+    }
+
+    #[tokio::test]
+    async fn a_per_link_answer_without_our_link_is_a_failure_not_synced() {
+        let ids: Vec<String> = (0..4).map(|i| format!("course-v1:edX+C{i}+run")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut richie = FakeRichie::default();
+        richie.unknown_codes.push("C0".into());
+        richie.unmentioned.push("+C2+".into());
+        let s = syncer(FakeLms::with(&refs), richie, 50);
+        let report = s.resync_all(&[target("a")]).await;
+        assert_eq!(report.listed, 4);
+        assert_eq!(report.synced, 2, "C1 and C3 confirmed");
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.failed, vec!["course-v1:edX+C2+run".to_owned()]);
     }
 
     #[tokio::test]

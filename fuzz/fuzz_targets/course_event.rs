@@ -1,0 +1,54 @@
+//! The course-sync event classifier: an HTTP body or SQS record
+//! (`parse_course_event`) and a direct invocation (`parse_command`).
+//!
+//! Properties, for any bytes: no panic; an accepted course id is a plausible course
+//! key (non-empty, at most 255 bytes, no whitespace or control character, trimmed);
+//! an ignored event type is kept to at most 200 characters; a body that is a single
+//! course is the same single course as a direct command; the snapshot's dates come
+//! out of the body unchanged (normalised later, by the payload builder).
+#![no_main]
+
+use course_sync::event::{parse_command, parse_course_event, Command, Inbound};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fn plausible_key(id: &str) {
+    assert!(!id.is_empty() && id.len() <= 255, "{id:?}");
+    assert!(
+        !id.chars().any(|c| c.is_whitespace() || c.is_control()),
+        "{id:?}"
+    );
+}
+
+fuzz_target!(|data: &[u8]| {
+    let parsed = parse_course_event(data);
+    let value: Option<Value> = serde_json::from_slice(data).ok();
+    match &parsed {
+        Ok(Inbound::Course(request)) => plausible_key(&request.course_id),
+        Ok(Inbound::Ignored { event_type }) => assert!(event_type.chars().count() <= 200),
+        Err(_) => {}
+    }
+    let Some(value) = value else {
+        assert!(parsed.is_err(), "only JSON is accepted");
+        return;
+    };
+    let command = parse_command(&value);
+    match &command {
+        Ok(Command::Courses(requests)) => requests.iter().for_each(|r| plausible_key(&r.course_id)),
+        Ok(Command::ResyncAll) => assert_eq!(value["resync"], "all"),
+        Err(_) => {}
+    }
+    let is_command = value.get("resync").is_some() || value.get("course_ids").is_some();
+    if !is_command {
+        match (&parsed, &command) {
+            (Ok(Inbound::Course(request)), Ok(Command::Courses(requests))) => {
+                assert_eq!(requests.as_slice(), std::slice::from_ref(request))
+            }
+            (Ok(Inbound::Ignored { .. }), Ok(Command::Courses(requests))) => {
+                assert!(requests.is_empty())
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!("body {a:?} but command {b:?}"),
+        }
+    }
+});
