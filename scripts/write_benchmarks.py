@@ -127,9 +127,10 @@ goal ≤ 3.5); the first sale of 10 courses costs one more round (12 checking ca
 flight), ≈ 4.4; with a bound ≥ courses + 2 (`OPENEDX_MAX_CONCURRENCY`) ≈ 2.2 either way.
 
 The bulk path (`OPENEDX_APPLY_API=bulk_enroll`) replaces the enrollments by one call:
-≈ 2.2 round trips warm for 1 and 10 courses (goal ≤ 2.2) and 2.3 for 50 (the emulator
-and the client process two 50-course answers, ≈ 7 ms, that no round trip accounts for);
-the first sale of 50 courses pays for 50 mode reads at 8 in flight.
+≈ 2.2 round trips warm for 1, 10 and 50 courses (goal ≤ 2.2; at 50 courses 2.24–2.34
+across runs: the emulator and the client process two 50-course answers, ≈ 5–7 ms that no
+round trip accounts for); the first sale of 50 courses pays for 50 mode reads at 8 in
+flight.
 
 Why "≥ 5× the same code at concurrency 1" and "≤ 3.5 round trips" cannot both hold for
 10 courses at a bound of 8: nothing may be enrolled before every course is confirmed, so
