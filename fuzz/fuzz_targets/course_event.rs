@@ -5,10 +5,15 @@
 //! key (non-empty, at most 255 bytes, no whitespace or control character, trimmed);
 //! an ignored event type is kept to at most 200 characters; a body that is a single
 //! course is the same single course as a direct command; the snapshot's dates come
-//! out of the body unchanged (normalised later, by the payload builder).
+//! out of the body unchanged (normalised later, by the payload builder). The queue
+//! reader (`Job::from_queue_body`) never panics either, and a job it accepts is
+//! written back (one message per target) as messages that read back as that job.
 #![no_main]
 
+use std::collections::BTreeSet;
+
 use course_sync::event::{parse_command, parse_course_event, Command, Inbound};
+use course_sync::job::{Job, Owed};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -20,7 +25,28 @@ fn plausible_key(id: &str) {
     );
 }
 
+fn queue_round_trip(data: &[u8]) {
+    let Ok(Some(job)) = Job::from_queue_body(data) else {
+        return;
+    };
+    plausible_key(&job.course_id);
+    let names = ["a", "b"];
+    let bodies = job.queue_bodies(&names);
+    let expected: Vec<String> = match &job.targets {
+        Owed::All => names.iter().map(|n| (*n).to_owned()).collect(),
+        Owed::Only(owed) => owed.iter().cloned().collect(),
+    };
+    assert_eq!(bodies.len(), expected.len());
+    for (body, name) in bodies.iter().zip(expected) {
+        let back = Job::from_queue_body(body.as_bytes())
+            .expect("our own message reads back")
+            .expect("a job");
+        assert_eq!(back, job.owing(BTreeSet::from([name])));
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    queue_round_trip(data);
     let parsed = parse_course_event(data);
     let value: Option<Value> = serde_json::from_slice(data).ok();
     match &parsed {

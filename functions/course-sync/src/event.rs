@@ -8,7 +8,8 @@
 //!    (e.g. `effort`, added by newer openedx-events) are ignored.
 //! 2. the openedx-events signal shape `{"catalog_info": {...}, "event_metadata": {...}}`
 //!    (`openedx_events/content_authoring/signals.py`, data key `catalog_info`).
-//! 3. `{"course_id": "course-v1:..."}` (or `course_key`), for manual triggers and the queue.
+//! 3. `{"course_id": "course-v1:..."}` (or `course_key`), for manual triggers (the
+//!    queue's job messages extend it, see `job.rs`).
 //!
 //! An `event_metadata.event_type` other than the catalog-info-changed type is not an
 //! error: the message is acknowledged and ignored (a webhook configured for the wrong
@@ -39,12 +40,6 @@ impl SyncRequest {
             course_id: course_id.into(),
             snapshot: None,
         }
-    }
-
-    /// The body put on the retry queue: just the course id. A retried message is
-    /// processed later, when the LMS is the fresher source, so the snapshot is dropped.
-    pub fn queue_body(&self) -> String {
-        serde_json::json!({ "course_id": self.course_id }).to_string()
     }
 }
 

@@ -1,20 +1,26 @@
-//! The Lambda adapter: one handler for every event source of the function, told apart
-//! by shape, and the wiring of the service from the environment (once per cold start).
+//! The Lambda adapter: one handler for every event source of the function, and the
+//! wiring of the service from the environment (once per cold start). Each source is
+//! read through `aws_lambda_events`' typed events; only the choice of which type to
+//! read looks at the raw JSON (one top-level key each):
 //!
-//! | event | recognised by | answer |
-//! | --- | --- | --- |
-//! | API Gateway HTTP API (payload 2.0), function URL | `requestContext.http` | `{statusCode, headers, body}` |
-//! | API Gateway REST API (payload 1.0) | `httpMethod` + `requestContext` | same |
-//! | SQS batch | `Records[].eventSource == "aws:sqs"` | `{"batchItemFailures": [...]}` |
-//! | EventBridge schedule | `detail-type == "Scheduled Event"` | resync summary (error → Lambda retries) |
-//! | direct invocation | anything else | `{"course_ids": [...]}` / `{"resync": "all"}` / a course body |
+//! | event | recognised by | read as | answer |
+//! | --- | --- | --- | --- |
+//! | API Gateway HTTP API (payload 2.0), function URL | `requestContext.http` | `ApiGatewayV2httpRequest` | `{statusCode, headers, body}` |
+//! | API Gateway REST API (payload 1.0) | `httpMethod` + `requestContext` | `ApiGatewayProxyRequest` | same |
+//! | SQS batch | `Records[].eventSource == "aws:sqs"` | `SqsEvent` | `SqsBatchResponse` (`batchItemFailures`) |
+//! | EventBridge schedule | `detail-type == "Scheduled Event"` | `EventBridgeEvent` | resync summary (error → Lambda retries) |
+//! | direct invocation | anything else | `event::parse_command` | `{"course_ids": [...]}` / `{"resync": "all"}` / a course body |
 //!
 //! Never log the raw event: the HTTP ones carry the token in their query string.
 
 use std::sync::Arc;
 
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::http::HeaderMap;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use edx_hooks_shared::openedx::catalog::CatalogClient;
 use edx_hooks_shared::openedx::rest::{credential_cache, credentials_from_env};
@@ -55,17 +61,11 @@ pub enum EventKind {
     Direct(Value),
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(*k))?.as_str()
-}
-
-/// Header lookup, case-insensitive (REST API events keep the sender's case).
-fn header(event: &Value, name: &str) -> Option<String> {
-    let headers = event.get("headers")?.as_object()?;
+/// `X-Edx-Hooks-Signature` (header names are case-insensitive in `HeaderMap`).
+fn signature(headers: &HeaderMap) -> Option<String> {
     headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
 
@@ -102,92 +102,131 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `?token=`: the decoded `queryStringParameters` first, else the raw query string.
-fn query_token(event: &Value) -> Option<String> {
-    if let Some(t) = event
-        .get("queryStringParameters")
-        .and_then(|q| q.get(TOKEN_PARAM))
-        .and_then(Value::as_str)
-    {
-        return Some(t.to_owned());
-    }
-    let raw = event.get("rawQueryString").and_then(Value::as_str)?;
+/// `?token=` from a raw query string (`a=1&token=x%2By`).
+fn raw_query_token(raw: &str) -> Option<String> {
     raw.split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == TOKEN_PARAM)
         .map(|(_, v)| percent_decode(v))
 }
 
-fn http_parts(event: &Value) -> Result<HttpParts, String> {
-    let method = str_at(event, &["requestContext", "http", "method"])
-        .or_else(|| str_at(event, &["httpMethod"]))
-        .unwrap_or("")
-        .to_owned();
-    let path = str_at(event, &["rawPath"])
-        .or_else(|| str_at(event, &["requestContext", "http", "path"]))
-        .or_else(|| str_at(event, &["path"]))
-        .unwrap_or("")
-        .to_owned();
-    let raw_body = event.get("body").and_then(Value::as_str).unwrap_or("");
-    let body = if event
-        .get("isBase64Encoded")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-    {
+fn decode_body(body: Option<String>, base64: bool) -> Result<Vec<u8>, String> {
+    let raw = body.unwrap_or_default();
+    if base64 {
         base64::engine::general_purpose::STANDARD
-            .decode(raw_body)
-            .map_err(|_| "request body is not valid base64".to_owned())?
+            .decode(raw)
+            .map_err(|_| "request body is not valid base64".to_owned())
     } else {
-        raw_body.as_bytes().to_vec()
-    };
+        Ok(raw.into_bytes())
+    }
+}
+
+/// HTTP API (payload 2.0) and function URL events.
+fn http_v2(event: ApiGatewayV2httpRequest) -> Result<HttpParts, String> {
+    let token = event
+        .query_string_parameters
+        .first(TOKEN_PARAM)
+        .map(str::to_owned)
+        .or_else(|| event.raw_query_string.as_deref().and_then(raw_query_token));
     Ok(HttpParts {
-        method,
-        path,
-        token: query_token(event),
-        signature: header(event, SIGNATURE_HEADER),
-        body,
+        method: event.request_context.http.method.as_str().to_owned(),
+        path: event
+            .raw_path
+            .or(event.request_context.http.path)
+            .unwrap_or_default(),
+        token,
+        signature: signature(&event.headers),
+        body: decode_body(event.body, event.is_base64_encoded)?,
     })
 }
 
-fn queue_records(event: &Value) -> Option<Vec<QueueRecord>> {
-    let records = event.get("Records")?.as_array()?;
-    let is_sqs = !records.is_empty()
-        && records
-            .iter()
-            .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
-    if !is_sqs {
-        return None;
-    }
-    Some(
-        records
-            .iter()
-            .map(|r| QueueRecord {
-                message_id: str_at(r, &["messageId"]).unwrap_or("").to_owned(),
-                body: str_at(r, &["body"]).unwrap_or("").to_owned(),
-            })
-            .collect(),
-    )
+/// REST API (payload 1.0) events.
+fn http_v1(event: ApiGatewayProxyRequest) -> Result<HttpParts, String> {
+    Ok(HttpParts {
+        method: event.http_method.as_str().to_owned(),
+        path: event.path.unwrap_or_default(),
+        token: event
+            .query_string_parameters
+            .first(TOKEN_PARAM)
+            .map(str::to_owned),
+        signature: signature(&event.headers),
+        body: decode_body(event.body, event.is_base64_encoded)?,
+    })
 }
 
-/// Tell the event sources apart.
+fn queue_records(event: SqsEvent) -> Option<Vec<QueueRecord>> {
+    let is_sqs = !event.records.is_empty()
+        && event
+            .records
+            .iter()
+            .all(|r| r.event_source.as_deref() == Some("aws:sqs"));
+    is_sqs.then(|| {
+        event
+            .records
+            .into_iter()
+            .map(|r| QueueRecord {
+                message_id: r.message_id.unwrap_or_default(),
+                body: r.body.unwrap_or_default(),
+            })
+            .collect()
+    })
+}
+
+/// Tell the event sources apart, then read each as its typed event.
 pub fn classify(event: Value) -> EventKind {
-    if let Some(records) = queue_records(&event) {
-        return EventKind::Queue(records);
+    if event.get("Records").is_some() {
+        if let Some(records) = serde_json::from_value::<SqsEvent>(event.clone())
+            .ok()
+            .and_then(queue_records)
+        {
+            return EventKind::Queue(records);
+        }
     }
-    let is_http = event.get("requestContext").is_some()
-        && (event.get("routeKey").is_some()
-            || event.get("httpMethod").is_some()
-            || str_at(&event, &["requestContext", "http", "method"]).is_some());
-    if is_http {
-        return match http_parts(&event) {
-            Ok(parts) => EventKind::Http(parts),
-            Err(e) => EventKind::BadHttp(e),
+    if event.get("requestContext").is_some() {
+        let parts = if event.pointer("/requestContext/http").is_some() {
+            Some(
+                serde_json::from_value::<ApiGatewayV2httpRequest>(event.clone())
+                    .map_err(|e| format!("not an API Gateway HTTP API event: {e}"))
+                    .and_then(http_v2),
+            )
+        } else if event.get("httpMethod").is_some() {
+            Some(
+                serde_json::from_value::<ApiGatewayProxyRequest>(event.clone())
+                    .map_err(|e| format!("not an API Gateway REST API event: {e}"))
+                    .and_then(http_v1),
+            )
+        } else {
+            None
         };
+        match parts {
+            Some(Ok(parts)) => return EventKind::Http(parts),
+            Some(Err(message)) => return EventKind::BadHttp(message),
+            None => {}
+        }
     }
-    if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
-        return EventKind::Schedule;
+    if event.get("detail-type").is_some() {
+        if let Ok(schedule) = serde_json::from_value::<EventBridgeEvent>(event.clone()) {
+            if schedule.detail_type == "Scheduled Event" {
+                return EventKind::Schedule;
+            }
+        }
     }
     EventKind::Direct(event)
+}
+
+/// The partial batch response: the records SQS must deliver again.
+fn batch_response(failures: Vec<String>) -> SqsBatchResponse {
+    // Both types are `#[non_exhaustive]`: built from their defaults.
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
 }
 
 /// An API Gateway / function URL response (the same shape suits payload 1.0 and 2.0).
@@ -224,13 +263,7 @@ pub async fn handle_event<L: CatalogLms, R: RichieApi, Q: RetryQueue>(
         })),
         EventKind::Queue(records) => {
             let failures = service.handle_queue(&records).await;
-            let items: Vec<Value> = failures
-                .into_iter()
-                .map(|id| json!({"itemIdentifier": id}))
-                .collect();
-            let mut answer = Map::new();
-            answer.insert("batchItemFailures".into(), Value::Array(items));
-            Ok(Value::Object(answer))
+            Ok(serde_json::to_value(batch_response(failures))?)
         }
         EventKind::Schedule => Ok(service.handle_resync().await?),
         EventKind::Direct(command) => Ok(service.handle_command(&command).await?),
@@ -334,7 +367,7 @@ mod tests {
         assert_eq!(parts.body, br#"{"course_id": "a/b/c"}"#);
 
         let v1 = json!({"httpMethod": "POST", "path": "/api/course-published", "queryStringParameters": {"token": "t"},
-                        "requestContext": {"stage": "prod"}, "body": "{}", "isBase64Encoded": false});
+                        "requestContext": {"stage": "prod", "httpMethod": "POST"}, "body": "{}", "isBase64Encoded": false});
         let EventKind::Http(parts) = classify(v1) else {
             panic!()
         };
@@ -345,6 +378,9 @@ mod tests {
 
         let bad = json!({"routeKey": "POST /x", "requestContext": {"http": {"method": "POST"}}, "body": "%%", "isBase64Encoded": true});
         assert!(matches!(classify(bad), EventKind::BadHttp(_)));
+        // A REST API event always names its method in `requestContext` too.
+        let no_method = json!({"httpMethod": "POST", "path": "/api/course-published", "requestContext": {"stage": "prod"}});
+        assert!(matches!(classify(no_method), EventKind::BadHttp(_)));
 
         let sqs = json!({"Records": [{"messageId": "m1", "body": "{}", "eventSource": "aws:sqs"}]});
         let EventKind::Queue(records) = classify(sqs) else {
@@ -353,7 +389,9 @@ mod tests {
         assert_eq!(records[0].message_id, "m1");
 
         assert_eq!(
-            classify(json!({"detail-type": "Scheduled Event", "source": "aws.events"})),
+            classify(
+                json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
+            ),
             EventKind::Schedule
         );
         assert_eq!(

@@ -2,7 +2,11 @@
 //!
 //! * [`event`]: inbound bodies (openedx-webhooks, openedx-events, `{"course_id"}`) → requests (pure).
 //! * [`payload`]: the domain, a course run → Richie's payload (pure).
+//! * [`job`]: the unit of work — a course, the targets still owed, the event snapshot —
+//!   and its queue message (pure).
+//! * `plan`: `decide(job, outcome) -> Plan`, the whole retry and permanence policy.
 //! * `sync`: delivery through the `CatalogLms` and `RichieApi` ports.
+//! * `http`: the HTTP layer (statuses, answers); `render`: JSON summaries.
 //! * `auth`: URL token / HMAC header checks.
 //! * `queue`: the retry queue port and its SQS adapter.
 //! * `service`: HTTP, SQS, schedule and direct entry points without Lambda types.
@@ -17,10 +21,17 @@ pub mod auth;
 pub mod config;
 pub mod event;
 #[cfg(feature = "adapters")]
+pub mod http;
+pub mod job;
+#[cfg(feature = "adapters")]
 pub mod lambda;
 pub mod payload;
 #[cfg(feature = "adapters")]
+pub mod plan;
+#[cfg(feature = "adapters")]
 pub mod queue;
+#[cfg(feature = "adapters")]
+pub mod render;
 #[cfg(feature = "adapters")]
 pub mod service;
 #[cfg(feature = "adapters")]

@@ -17,7 +17,7 @@
 //!   `hidden`), mapped from Open edX's `both`/`about`/`none` like Richie's Open edX
 //!   backend does (`lms/edx.py` `VISIBILITY_MAPPING`), or from the `hidden` flag.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use edx_hooks_shared::course_key::{parse_course_key, Namespace};
 use edx_hooks_shared::openedx_parse::CourseRun;
@@ -112,7 +112,8 @@ impl PayloadConfig {
 
 /// What the openedx-webhooks / openedx-events payload said about the run when it was
 /// published (`CourseCatalogData.schedule_data` and `hidden`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serialised into queue messages (`job.rs`) so a retry sends what the first attempt did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogSnapshot {
     pub start: Option<String>,
     pub end: Option<String>,

@@ -1,16 +1,9 @@
-//! The forwarder's entry points, without Lambda types: an HTTP exchange, an SQS batch, a
-//! full resync and a direct command. `lambda.rs` adapts Lambda events to these.
-//!
-//! HTTP design: the course-published request is processed synchronously (the answer
-//! tells the LMS admin what happened). openedx-webhooks never retries, so when delivery
-//! fails for a reason that may pass (Richie 5xx/timeout, LMS down, wrong secret…), or
-//! takes longer than the HTTP budget, the course id is put on the SQS retry queue and
-//! the answer is 202: the queue consumer (this function) retries it, and SQS
-//! dead-letters it after `maxReceiveCount` failures. Only if that enqueue fails too is
-//! the answer 503 (logged at error level: the event is then lost to the sender, which
-//! does not retry; the nightly resync repairs it).
+//! The forwarder's entry points, without Lambda types: an SQS batch, a full resync and
+//! a direct command (the HTTP exchange is in `http.rs`). `lambda.rs` adapts Lambda
+//! events to these. Each turns what it received into jobs, delivers them, and acts on
+//! `plan::decide`'s plan: a retry is queued as one message per target still owed.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,25 +12,20 @@ use serde_json::{json, Value};
 use edx_hooks_shared::metrics::Metrics;
 use edx_hooks_shared::openedx::CatalogLms;
 use edx_hooks_shared::richie::{parse_targets, RichieApi, RichieTarget, TargetsError};
-use edx_hooks_shared::secrets::{flatten_secret_versions, SecretCache, SecretError, SecretSource};
+use edx_hooks_shared::secrets::{SecretCache, SecretError, SecretSource};
 
-use crate::auth::{authenticate, AuthMethod, MAX_CREDENTIAL_LEN};
-use crate::event::{parse_command, parse_course_event, Command, Inbound, SyncRequest};
-use crate::queue::RetryQueue;
-use crate::sync::{CourseOutcome, CourseReport, Syncer, Verdict};
+use crate::event::{parse_command, Command};
+use crate::job::{Job, Owed};
+use crate::payload::{course_org, CatalogSnapshot};
+use crate::plan::{decide, Plan};
+use crate::queue::{QueueError, RetryQueue};
+use crate::render::{self, Refusal};
+use crate::sync::{CourseOutcome, Syncer};
 
-/// Largest accepted body (a catalog event is under 1 KiB).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// The route, as configured in API Gateway (trailing slash optional).
-pub const ROUTE: &str = "/api/course-published";
+pub use crate::http::{is_route, HttpReply, HttpRequest, MAX_BODY_BYTES, ROUTE};
+
 const NAMESPACE: &str = "EdxHooks";
 const FUNCTION: &str = "course-sync";
-
-/// Is this the course-published path? Tolerates a stage prefix (`/prod/api/...`).
-pub fn is_route(path: &str) -> bool {
-    let trimmed = path.strip_suffix('/').unwrap_or(path);
-    trimmed == ROUTE || trimmed.ends_with(ROUTE)
-}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TargetsUnavailable {
@@ -82,33 +70,13 @@ impl TargetsProvider {
         }
         Ok(targets)
     }
-}
 
-/// One HTTP request, reduced to what the forwarder looks at.
-#[derive(Debug, Clone, Copy)]
-pub struct HttpRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    /// `?token=` (already percent-decoded).
-    pub token: Option<&'a str>,
-    /// `X-Edx-Hooks-Signature`.
-    pub signature: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpReply {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl HttpReply {
-    fn new(status: u16, body: Value) -> Self {
-        HttpReply { status, body }
-    }
-
-    fn error(status: u16, message: &str) -> Self {
-        HttpReply::new(status, json!({"status": "error", "message": message}))
+    /// The targets parsed last, if any (no secret fetch).
+    pub fn cached(&self) -> Option<Arc<Vec<RichieTarget>>> {
+        self.parsed
+            .lock()
+            .ok()
+            .and_then(|guard| guard.as_ref().map(|(_, parsed)| parsed.clone()))
     }
 }
 
@@ -132,41 +100,45 @@ pub enum InvocationError {
 }
 
 pub struct CourseSyncService<L, R, Q> {
-    syncer: Syncer<L, R>,
-    targets: TargetsProvider,
-    tokens: Arc<SecretCache<SecretSource>>,
-    queue: Q,
-    http_budget: Duration,
+    pub(crate) syncer: Syncer<L, R>,
+    pub(crate) targets: TargetsProvider,
+    pub(crate) tokens: Arc<SecretCache<SecretSource>>,
+    pub(crate) queue: Q,
+    pub(crate) http_budget: Duration,
 }
 
 /// Counters for one invocation's EMF line.
-struct Tally {
+pub(crate) struct Tally {
     metrics: Metrics,
     started: Instant,
 }
 
 impl Tally {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Tally {
             metrics: Metrics::new(NAMESPACE, FUNCTION),
             started: Instant::now(),
         }
     }
 
-    fn count(&mut self, name: &str, n: usize) {
+    pub(crate) fn elapsed_ms(&self) -> f64 {
+        self.started.elapsed().as_secs_f64() * 1000.0
+    }
+
+    pub(crate) fn count(&mut self, name: &str, n: usize) {
         if n > 0 {
             self.metrics.count(name, n as f64);
         }
     }
 
-    fn course(&mut self, report: &CourseReport) {
-        self.count(&format!("Course.{}", report.outcome.label()), 1);
-        let config_errors = report.outcome.configuration_errors().count()
-            + usize::from(report.outcome.lms_configuration_error());
+    pub(crate) fn course(&mut self, outcome: &CourseOutcome, plan: &Plan) {
+        self.count(&format!("Course.{}", render::label(outcome, plan)), 1);
+        let config_errors =
+            outcome.configuration_errors().count() + usize::from(outcome.lms_configuration_error());
         self.count("ConfigurationErrors", config_errors);
     }
 
-    fn emit(mut self) {
+    pub(crate) fn emit(mut self) {
         self.metrics
             .milliseconds("Latency", self.started.elapsed().as_secs_f64() * 1000.0);
         self.metrics.emit();
@@ -198,171 +170,17 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         &self.queue
     }
 
-    // ------------------------------------------------------------------ HTTP
-
-    /// Handle one course-published request; logs one line and emits metrics.
-    pub async fn handle_http(&self, request: HttpRequest<'_>) -> HttpReply {
-        let mut tally = Tally::new();
-        let (reply, outcome, auth) = self.process_http(request, &mut tally).await;
-        tracing::info!(
-            target: "course_sync",
-            outcome,
-            status = reply.status,
-            auth = auth.map(AuthMethod::as_str).unwrap_or(""),
-            body_bytes = request.body.len(),
-            latency_ms = tally.started.elapsed().as_secs_f64() * 1000.0,
-            "course-published request processed"
-        );
-        tally.count("Requests", 1);
-        tally.count(&format!("Http.{outcome}"), 1);
-        tally.emit();
-        reply
-    }
-
-    async fn process_http(
+    /// Queue what a job still owes: one message per owed target (`Owed::All`: per
+    /// configured target that takes the course's organisation, or one target-less
+    /// message when the targets are unknown). Returns the number of messages.
+    pub(crate) async fn enqueue(
         &self,
-        request: HttpRequest<'_>,
-        tally: &mut Tally,
-    ) -> (HttpReply, &'static str, Option<AuthMethod>) {
-        if !is_route(request.path) {
-            return (HttpReply::error(404, "Not found"), "not_found", None);
-        }
-        if !request.method.eq_ignore_ascii_case("POST") {
-            return (
-                HttpReply::error(405, "Method not allowed; use POST"),
-                "method_not_allowed",
-                None,
-            );
-        }
-        if request.body.len() > MAX_BODY_BYTES {
-            return (
-                HttpReply::error(413, "Request body too large"),
-                "too_large",
-                None,
-            );
-        }
-        let auth = match self.authenticate(request).await {
-            Ok(Some(method)) => method,
-            Ok(None) => {
-                tally.count("AuthFailures", 1);
-                return (HttpReply::error(401, "Unauthorized"), "unauthorized", None);
-            }
-            Err(reply) => return (reply, "secret_unavailable", None),
-        };
-        let sync_request = match parse_course_event(request.body) {
-            Ok(Inbound::Course(r)) => trusted(r, auth),
-            Ok(Inbound::Ignored { event_type }) => {
-                tracing::info!(event_type, "event of another type acknowledged and ignored");
-                return (
-                    HttpReply::new(200, json!({"status": "ignored", "event_type": event_type})),
-                    "ignored",
-                    Some(auth),
-                );
-            }
-            Err(err) => {
-                return (
-                    HttpReply::error(400, &err.to_string()),
-                    "invalid_body",
-                    Some(auth),
-                )
-            }
-        };
-        let course_id = sync_request.course_id.clone();
-
-        let attempt = async {
-            let targets = self.targets.get().await?;
-            Ok::<_, TargetsUnavailable>(self.syncer.sync_course(&targets, &sync_request).await)
-        };
-        let failure_reason = match tokio::time::timeout(self.http_budget, attempt).await {
-            Ok(Ok(report)) => {
-                tally.course(&report);
-                let mut body = report.outcome.to_json();
-                body["course_id"] = json!(course_id);
-                match (report.outcome.verdict(), &report.outcome) {
-                    (Verdict::Done, _) => return (HttpReply::new(200, body), "synced", Some(auth)),
-                    (Verdict::Rejected, CourseOutcome::NotFound) => {
-                        return (HttpReply::new(404, body), "course_not_found", Some(auth))
-                    }
-                    (Verdict::Rejected, CourseOutcome::Invalid(_)) => {
-                        return (HttpReply::new(400, body), "invalid_course", Some(auth))
-                    }
-                    (Verdict::Rejected, _) => {
-                        return (HttpReply::new(422, body), "rejected", Some(auth))
-                    }
-                    (Verdict::Retry, _) => body,
-                }
-            }
-            Ok(Err(err)) => {
-                tracing::error!(error = %err, "Richie targets unavailable");
-                tally.count("ConfigurationErrors", 1);
-                json!({"status": "failed", "reason": "targets_unavailable"})
-            }
-            Err(_) => {
-                tracing::warn!(
-                    course_id,
-                    budget_ms = self.http_budget.as_millis() as u64,
-                    "synchronisation exceeded the HTTP budget"
-                );
-                json!({"status": "failed", "reason": "timeout"})
-            }
-        };
-        // Retryable failure: hand the course to the queue, since the sender won't retry.
-        match self.queue.enqueue(vec![sync_request.queue_body()]).await {
-            Ok(()) => {
-                tally.count("Queued", 1);
-                tracing::warn!(course_id, "delivery failed; course queued for retry");
-                let body =
-                    json!({"status": "queued", "course_id": course_id, "attempt": failure_reason});
-                (HttpReply::new(202, body), "queued", Some(auth))
-            }
-            Err(err) => {
-                tally.count("Lost", 1);
-                tracing::error!(course_id, error = %err, "delivery failed and the course could not be queued; the next resync must repair it");
-                let body =
-                    json!({"status": "failed", "course_id": course_id, "attempt": failure_reason});
-                (HttpReply::new(503, body), "failed", Some(auth))
-            }
-        }
-    }
-
-    async fn authenticate(
-        &self,
-        request: HttpRequest<'_>,
-    ) -> Result<Option<AuthMethod>, HttpReply> {
-        let token = request
-            .token
-            .filter(|t| !t.is_empty() && t.len() <= MAX_CREDENTIAL_LEN);
-        let signature = request
-            .signature
-            .filter(|s| !s.is_empty() && s.len() <= MAX_CREDENTIAL_LEN);
-        if token.is_none() && signature.is_none() {
-            return Ok(None);
-        }
-        let versions = match self.tokens.get().await {
-            Ok(v) => v,
-            Err(SecretError::NotConfigured(what)) => {
-                tracing::error!(source = %what, "course-sync token is not configured; rejecting every request");
-                return Ok(None);
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "course-sync token unavailable and nothing cached");
-                return Err(HttpReply::error(500, "Internal server error"));
-            }
-        };
-        let check = |versions: &[String]| {
-            flatten_secret_versions(versions)
-                .ok()
-                .and_then(|secrets| authenticate(token, signature, &secrets, request.body))
-        };
-        if let Some(method) = check(&versions) {
-            return Ok(Some(method));
-        }
-        // The token may have been rotated since we cached it (rate-limited refetch).
-        Ok(self
-            .tokens
-            .force_refresh()
-            .await
-            .and_then(|fresh| check(&fresh)))
+        job: &Job,
+        targets: Option<&[RichieTarget]>,
+    ) -> Result<usize, QueueError> {
+        let bodies = job.queue_bodies(&target_names(&job.course_id, targets.unwrap_or(&[])));
+        let n = bodies.len();
+        self.queue.enqueue(bodies).await.map(|()| n)
     }
 
     // ------------------------------------------------------------------ SQS
@@ -380,21 +198,38 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
                 return records.iter().map(|r| r.message_id.clone()).collect();
             }
         };
-        // Parse; the same course may appear in several records: sync it once.
-        let mut by_course: HashMap<String, Vec<&str>> = HashMap::new();
-        let mut order: Vec<SyncRequest> = Vec::new();
+        // Parse; the same course (with the same snapshot) may appear in several
+        // records, for different targets: one job owing all of them.
+        let mut groups: Vec<Group> = Vec::new();
         for record in records {
-            match parse_course_event(record.body.as_bytes()) {
-                Ok(Inbound::Course(request)) => {
-                    let ids = by_course.entry(request.course_id.clone()).or_default();
-                    if ids.is_empty() {
-                        // Queued work is processed late: the LMS is the fresher source.
-                        order.push(SyncRequest::course(request.course_id));
-                    }
-                    ids.push(&record.message_id);
+            match Job::from_queue_body(record.body.as_bytes()) {
+                Ok(Some(job)) => {
+                    let owed: BTreeSet<String> = match &job.targets {
+                        Owed::Only(names) => names.clone(),
+                        Owed::All => target_names(&job.course_id, &targets)
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect(),
+                    };
+                    let group = match groups
+                        .iter_mut()
+                        .position(|g| g.course_id == job.course_id && g.snapshot == job.snapshot)
+                    {
+                        Some(i) => &mut groups[i],
+                        None => {
+                            groups.push(Group {
+                                course_id: job.course_id.clone(),
+                                snapshot: job.snapshot.clone(),
+                                records: Vec::new(),
+                            });
+                            let last = groups.len() - 1;
+                            &mut groups[last]
+                        }
+                    };
+                    group.records.push((record.message_id.as_str(), owed));
                 }
-                Ok(Inbound::Ignored { event_type }) => {
-                    tracing::info!(message_id = %record.message_id, event_type, "queued event of another type ignored");
+                Ok(None) => {
+                    tracing::info!(message_id = %record.message_id, "queued event of another type ignored");
                 }
                 Err(err) => {
                     // Permanent: redelivering the same bytes cannot help.
@@ -403,13 +238,34 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
                 }
             }
         }
-        let reports = self.syncer.sync_courses(&targets, &order).await;
+        let jobs: Vec<Job> = groups.iter().map(Group::job).collect();
+        let reports = self.syncer.sync_jobs(&targets, &jobs).await;
         let mut failures = Vec::new();
-        for report in &reports {
-            tally.course(report);
-            if report.outcome.verdict() == Verdict::Retry {
-                if let Some(ids) = by_course.get(&report.course_id) {
-                    failures.extend(ids.iter().map(|id| (*id).to_owned()));
+        for ((group, job), report) in groups.iter().zip(&jobs).zip(&reports) {
+            let plan = decide(job, &report.outcome);
+            tally.course(&report.outcome, &plan);
+            let Plan::Retry(retry) = plan else { continue };
+            let failed = match &retry.targets {
+                Owed::Only(names) => names.clone(),
+                Owed::All => group.records.iter().flat_map(|(_, o)| o.clone()).collect(),
+            };
+            for (message_id, owed) in &group.records {
+                let still: BTreeSet<String> = owed.intersection(&failed).cloned().collect();
+                if still.is_empty() {
+                    continue;
+                }
+                if &still == owed {
+                    // Redelivered by SQS (its receive count leads to the DLQ).
+                    failures.push((*message_id).to_owned());
+                    continue;
+                }
+                // Some of this record's targets are done: queue only the others.
+                match self.enqueue(&retry.owing(still), Some(&targets)).await {
+                    Ok(n) => tally.count("Queued", n),
+                    Err(err) => {
+                        tracing::error!(message_id = %message_id, error = %err, "the failed targets could not be queued; the whole record will be retried");
+                        failures.push((*message_id).to_owned());
+                    }
                 }
             }
         }
@@ -434,26 +290,51 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         let mut tally = Tally::new();
         let targets = self.targets.get().await?;
         let report = self.syncer.resync_all(&targets).await;
+        let mut synced = 0usize;
+        let mut rejected: Vec<Refusal> = Vec::new();
+        let mut retries: Vec<Job> = Vec::new();
+        for course in &report.courses {
+            let plan = decide(&Job::course(course.course_id.clone()), &course.outcome);
+            rejected.extend(Refusal::all_of(&course.course_id, &course.outcome));
+            match plan {
+                Plan::Done => synced += 1,
+                Plan::Rejected => {}
+                Plan::Retry(job) => retries.push(job),
+            }
+        }
+        rejected.sort();
         tally.count("Resync.Listed", report.listed);
-        tally.count("Resync.Synced", report.synced);
-        tally.count("Resync.Rejected", report.rejected.len());
-        tally.count("Resync.Failed", report.failed.len());
+        tally.count("Resync.Synced", synced);
+        tally.count("Resync.Rejected", rejected.len());
+        tally.count("Resync.Failed", retries.len());
         tally.count("ConfigurationErrors", report.configuration_errors.len());
-        let mut summary = report.to_json();
-        let mut fatal = report.list_error.is_some() || !report.configuration_errors.is_empty();
-        if !report.failed.is_empty() && !fatal {
-            let bodies = report
-                .failed
+        let fatal_before_queueing =
+            report.list_error.is_some() || !report.configuration_errors.is_empty();
+        let mut summary = json!({
+            "status": if fatal_before_queueing || !retries.is_empty() { "incomplete" } else { "done" },
+            "listed": report.listed,
+            "synced": synced,
+            "rejected": rejected.iter().map(Refusal::to_json).collect::<Vec<_>>(),
+            "failed": retries.iter().map(|j| j.course_id.clone()).collect::<Vec<_>>(),
+            "configuration_errors": report.configuration_errors.iter().map(|(t, e)| (t.clone(), json!(e.to_string()))).collect::<serde_json::Map<_, _>>(),
+            "list_error": report.list_error.as_ref().map(|e| e.to_string()),
+            "richie_requests": report.richie_requests,
+        });
+        let mut fatal = fatal_before_queueing;
+        if !retries.is_empty() && !fatal {
+            // Per target still owed: a retry never re-sends to a target that synced.
+            let bodies: Vec<String> = retries
                 .iter()
-                .map(|c| SyncRequest::course(c.clone()).queue_body())
+                .flat_map(|job| job.queue_bodies(&target_names(&job.course_id, &targets)))
                 .collect();
+            let messages = bodies.len();
             match self.queue.enqueue(bodies).await {
                 Ok(()) => {
-                    tally.count("Queued", report.failed.len());
-                    summary["queued"] = json!(report.failed.len());
+                    tally.count("Queued", messages);
+                    summary["queued"] = json!(messages);
                 }
                 Err(err) => {
-                    tracing::error!(error = %err, failed = report.failed.len(), "failed courses could not be queued");
+                    tracing::error!(error = %err, failed = retries.len(), "failed courses could not be queued");
                     fatal = true;
                 }
             }
@@ -461,11 +342,11 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         tracing::info!(
             target: "course_sync",
             listed = report.listed,
-            synced = report.synced,
-            rejected = report.rejected.len(),
-            failed = report.failed.len(),
+            synced,
+            rejected = rejected.len(),
+            failed = retries.len(),
             richie_requests = report.richie_requests,
-            latency_ms = tally.started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = tally.elapsed_ms(),
             "full resync finished"
         );
         tally.emit();
@@ -485,56 +366,73 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         };
         let mut tally = Tally::new();
         let targets = self.targets.get().await?;
-        let reports = self.syncer.sync_courses(&targets, &requests).await;
-        let mut retry = false;
+        // A direct invocation is IAM-authenticated: an event body's snapshot is believed.
+        let jobs: Vec<Job> = requests.into_iter().map(Job::from_request).collect();
+        let reports = self.syncer.sync_jobs(&targets, &jobs).await;
         let mut courses = serde_json::Map::new();
-        for report in &reports {
-            tally.course(report);
-            retry |= report.outcome.verdict() == Verdict::Retry;
-            courses.insert(report.course_id.clone(), report.outcome.to_json());
+        let mut retries = Vec::new();
+        for (job, report) in jobs.iter().zip(&reports) {
+            let plan = decide(job, &report.outcome);
+            tally.course(&report.outcome, &plan);
+            courses.insert(
+                report.course_id.clone(),
+                render::course(&report.outcome, &plan),
+            );
+            if let Plan::Retry(retry) = plan {
+                retries.push(retry);
+            }
         }
+        let mut lost = false;
+        let mut queued = 0usize;
+        for retry in &retries {
+            match self.enqueue(retry, Some(&targets)).await {
+                Ok(n) => queued += n,
+                Err(err) => {
+                    tracing::error!(course_id = %retry.course_id, error = %err, "the targets still owed could not be queued; the invocation fails");
+                    lost = true;
+                }
+            }
+        }
+        tally.count("Queued", queued);
         tally.emit();
-        let summary =
-            json!({"status": if retry { "incomplete" } else { "done" }, "courses": courses});
-        if retry {
+        let status = match (retries.is_empty(), lost) {
+            (true, _) => "done",
+            (false, false) => "queued",
+            (false, true) => "incomplete",
+        };
+        let summary = json!({"status": status, "courses": courses, "queued": queued});
+        if lost {
+            // Lambda retries the invocation (async), then sends it to its DLQ.
             return Err(InvocationError::Incomplete(summary));
         }
         Ok(summary)
     }
 }
 
-/// The event's own dates and `hidden` flag are believed only from a signed request
-/// (`X-Edx-Hooks-Signature` covers the body). The URL token is a long-lived bearer
-/// secret kept in the CMS's webhook settings and in any log of that URL: whoever holds
-/// it could otherwise publish a hidden course or move its dates. A token-authenticated
-/// event only names the course; the values come from the LMS.
-fn trusted(mut request: SyncRequest, auth: AuthMethod) -> SyncRequest {
-    if auth != AuthMethod::Signature {
-        request.snapshot = None;
-    }
-    request
+/// The jobs of one SQS batch for one course and snapshot, and what each record owes.
+struct Group<'a> {
+    course_id: String,
+    snapshot: Option<CatalogSnapshot>,
+    records: Vec<(&'a str, BTreeSet<String>)>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_route;
-
-    #[test]
-    fn routes() {
-        for ok in [
-            "/api/course-published/",
-            "/api/course-published",
-            "/prod/api/course-published/",
-        ] {
-            assert!(is_route(ok), "{ok}");
-        }
-        for bad in [
-            "/",
-            "/api/course-published/x",
-            "/api/course-publishedx",
-            "/api/lernito/webhook/",
-        ] {
-            assert!(!is_route(bad), "{bad}");
+impl Group<'_> {
+    fn job(&self) -> Job {
+        Job {
+            course_id: self.course_id.clone(),
+            targets: Owed::Only(self.records.iter().flat_map(|(_, o)| o.clone()).collect()),
+            snapshot: self.snapshot.clone(),
         }
     }
+}
+
+/// The configured targets that take this course (its organisation passes their `orgs`
+/// filter; every target when the key has no organisation Richie can take).
+fn target_names<'a>(course_id: &str, targets: &'a [RichieTarget]) -> Vec<&'a str> {
+    let org = course_org(course_id);
+    targets
+        .iter()
+        .filter(|t| org.as_deref().is_none_or(|o| t.accepts_org(o)))
+        .map(|t| t.name.as_str())
+        .collect()
 }

@@ -1,15 +1,15 @@
-//! Delivery: course ids → LMS reads → payloads → every Richie target.
+//! Delivery: jobs → LMS reads → payloads → the Richie targets each job still owes.
 //!
 //! Through two ports only ([`CatalogLms`] and [`RichieApi`]), so tests swap either side.
-//! Outcomes per course and target:
+//! This module only records what happened ([`CourseOutcome`], per target); what that
+//! means — done, rejected for good, or which targets to retry — is decided in one place,
+//! `plan::decide`. What each target's answer is:
 //! * Richie 200 → synced;
 //! * Richie 400 (validation error, "Unknown course: X.", a per-link error in a list
-//!   answer) → rejected: permanent, logged with Richie's message, never retried;
-//! * 401/403 (wrong secret), wrong URL → configuration error: logged at error level,
-//!   counted, and treated as a failure so the message is retried and finally
-//!   dead-lettered once the retries run out;
-//! * 5xx, 429, timeouts, connection errors, LMS failures → failure: retried by the caller
-//!   (SQS redelivery, Lambda async retries, the spill queue), then dead-lettered.
+//!   answer) → rejected, with Richie's message;
+//! * 401/403 (wrong secret), wrong URL → failed, and flagged as a configuration error;
+//! * 5xx, 429, timeouts, connection errors, a non-DRF 400 (a proxy's page), a per-link
+//!   answer without our link → failed.
 //!
 //! A failing target never stops the others.
 
@@ -23,7 +23,7 @@ use edx_hooks_shared::openedx::{CatalogLms, CourseRun, LmsError};
 use edx_hooks_shared::richie::{RichieAnswer, RichieApi, RichieError, RichieTarget};
 use edx_hooks_shared::richie_answer::LinkAnswer;
 
-use crate::event::SyncRequest;
+use crate::job::Job;
 use crate::payload::{build_payload, course_org, PayloadConfig, PayloadError, RichiePayload};
 
 /// Hard stop for paging (a misbehaving `next` link must not loop forever).
@@ -77,34 +77,7 @@ pub enum CourseOutcome {
     LmsFailed(LmsError),
 }
 
-/// The decision a caller acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verdict {
-    /// Synced everywhere it should be.
-    Done,
-    /// Not retried: Richie or the LMS refused it for good (reported and logged).
-    Rejected,
-    /// Retry later: something failed that may work next time.
-    Retry,
-}
-
 impl CourseOutcome {
-    pub fn verdict(&self) -> Verdict {
-        match self {
-            CourseOutcome::NotFound | CourseOutcome::Invalid(_) => Verdict::Rejected,
-            CourseOutcome::LmsFailed(_) => Verdict::Retry,
-            CourseOutcome::Delivered(targets) => targets
-                .iter()
-                .map(|(_, o)| match o {
-                    TargetOutcome::Synced | TargetOutcome::Skipped => Verdict::Done,
-                    TargetOutcome::Rejected(_) => Verdict::Rejected,
-                    TargetOutcome::Failed(_) => Verdict::Retry,
-                })
-                .max()
-                .unwrap_or(Verdict::Done),
-        }
-    }
-
     /// Targets that answered like a misconfigured deployment (401/403, wrong URL).
     pub fn configuration_errors(&self) -> impl Iterator<Item = (&str, &RichieError)> {
         let targets: &[(String, TargetOutcome)] = match self {
@@ -128,45 +101,6 @@ impl CourseOutcome {
             )
         )
     }
-
-    /// A short machine-friendly status.
-    pub fn label(&self) -> &'static str {
-        match self {
-            CourseOutcome::NotFound => "not_found",
-            CourseOutcome::Invalid(_) => "invalid",
-            CourseOutcome::LmsFailed(_) => "lms_failed",
-            CourseOutcome::Delivered(_) => match self.verdict() {
-                Verdict::Done => "synced",
-                Verdict::Rejected => "rejected",
-                Verdict::Retry => "failed",
-            },
-        }
-    }
-
-    /// JSON summary for HTTP answers and invocation results (target names, no secrets).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            CourseOutcome::Delivered(targets) => {
-                let map: serde_json::Map<String, serde_json::Value> = targets
-                    .iter()
-                    .map(|(name, o)| {
-                        let v = match o {
-                            TargetOutcome::Synced => json!("synced"),
-                            TargetOutcome::Skipped => json!("skipped"),
-                            TargetOutcome::Rejected(m) => json!({"rejected": m}),
-                            TargetOutcome::Failed(e) => json!({"failed": e.kind()}),
-                        };
-                        (name.clone(), v)
-                    })
-                    .collect();
-                json!({"status": self.label(), "targets": map})
-            }
-            CourseOutcome::Invalid(reason) => json!({"status": self.label(), "reason": reason}),
-            CourseOutcome::LmsFailed(e) => json!({"status": self.label(), "reason": e.kind()}),
-            CourseOutcome::NotFound => json!({"status": self.label()}),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,38 +109,19 @@ pub struct CourseReport {
     pub outcome: CourseOutcome,
 }
 
-/// What a full resync did.
+/// What a full resync did: what happened to each course (decided by `plan::decide`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResyncReport {
     /// Distinct course ids the course list gave.
     pub listed: usize,
-    /// Courses synced to every target that wanted them.
-    pub synced: usize,
-    /// Permanent refusals: (course id, target or "lms", message).
-    pub rejected: Vec<(String, String, String)>,
-    /// Courses to retry (LMS read failed, or a target failed for them).
-    pub failed: Vec<String>,
+    /// Every listed course still in the LMS, in course-id order.
+    pub courses: Vec<CourseReport>,
     /// Targets that looked misconfigured, with the first error seen.
     pub configuration_errors: BTreeMap<String, RichieError>,
     /// The course list itself failed (the resync is incomplete).
     pub list_error: Option<LmsError>,
     /// Requests made to Richie (list form).
     pub richie_requests: usize,
-}
-
-impl ResyncReport {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "status": if self.list_error.is_some() || !self.configuration_errors.is_empty() || !self.failed.is_empty() { "incomplete" } else { "done" },
-            "listed": self.listed,
-            "synced": self.synced,
-            "rejected": self.rejected.iter().map(|(c, t, m)| serde_json::json!({"course_id": c, "target": t, "message": m})).collect::<Vec<_>>(),
-            "failed": self.failed,
-            "configuration_errors": self.configuration_errors.iter().map(|(t, e)| (t.clone(), serde_json::json!(e.to_string()))).collect::<serde_json::Map<_, _>>(),
-            "list_error": self.list_error.as_ref().map(|e| e.to_string()),
-            "richie_requests": self.richie_requests,
-        })
-    }
 }
 
 /// The forwarder's core.
@@ -272,12 +187,12 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
     fn payload_for(
         &self,
         run: &CourseRun,
-        request: Option<&SyncRequest>,
+        job: Option<&Job>,
         target: &RichieTarget,
     ) -> Result<RichiePayload, PayloadError> {
         build_payload(
             run,
-            request.and_then(|r| r.snapshot.as_ref()),
+            job.and_then(|j| j.snapshot.as_ref()),
             &self.payload,
             target.resource_link_template.as_deref(),
         )
@@ -295,13 +210,22 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
         }
     }
 
-    /// Synchronise one course to every target.
-    pub async fn sync_course(
-        &self,
-        targets: &[RichieTarget],
-        request: &SyncRequest,
-    ) -> CourseReport {
-        let course_id = request.course_id.clone();
+    /// Deliver one job: the course to every configured target the job still owes (a
+    /// named target no longer configured is owed nothing).
+    pub async fn sync_job(&self, targets: &[RichieTarget], job: &Job) -> CourseReport {
+        let course_id = job.course_id.clone();
+        let targets: Vec<&RichieTarget> = targets
+            .iter()
+            .filter(|t| job.targets.includes(&t.name))
+            .collect();
+        if let crate::job::Owed::Only(names) = &job.targets {
+            for name in names
+                .iter()
+                .filter(|n| !targets.iter().any(|t| &t.name == *n))
+            {
+                tracing::warn!(course_id, target = %name, "job for a target that is no longer configured dropped");
+            }
+        }
         let outcome = match course_org(&course_id) {
             None => CourseOutcome::Invalid(
                 PayloadError::UnsupportedCourseKey(course_id.clone()).to_string(),
@@ -315,7 +239,7 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
                         let outcome = if !target.accepts_org(org) {
                             TargetOutcome::Skipped
                         } else {
-                            match self.payload_for(run, Some(request), target) {
+                            match self.payload_for(run, Some(job), target) {
                                 Ok(payload) => self.deliver_one(target, &payload).await,
                                 Err(err) => return Err(err),
                             }
@@ -355,14 +279,10 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
         CourseReport { course_id, outcome }
     }
 
-    /// Synchronise several courses (bounded concurrency), reports in request order.
-    pub async fn sync_courses(
-        &self,
-        targets: &[RichieTarget],
-        requests: &[SyncRequest],
-    ) -> Vec<CourseReport> {
-        stream::iter(requests)
-            .map(|r| self.sync_course(targets, r))
+    /// Deliver several jobs (bounded concurrency), reports in job order.
+    pub async fn sync_jobs(&self, targets: &[RichieTarget], jobs: &[Job]) -> Vec<CourseReport> {
+        stream::iter(jobs)
+            .map(|j| self.sync_job(targets, j))
             .buffered(self.settings.course_concurrency.max(1))
             .collect()
             .await
@@ -373,51 +293,55 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
         let mut report = ResyncReport::default();
         let fetched = self.fetch_all(&mut report).await;
 
-        // course id → worst outcome over targets; rejected/failed detail recorded on the way.
-        let mut state: BTreeMap<String, Verdict> = BTreeMap::new();
+        // course id → what happened (per target for the courses the LMS gave).
+        let mut state: BTreeMap<String, CourseOutcome> = BTreeMap::new();
         let mut chunks: Vec<(usize, Vec<(String, RichiePayload)>)> = Vec::new();
         for f in &fetched {
             match &f.run {
                 Err(err) => {
                     tracing::error!(course_id = %f.course_id, error = %err, error_kind = err.kind(), "reading the course from the LMS failed; will retry");
-                    state.insert(f.course_id.clone(), Verdict::Retry);
+                    state.insert(f.course_id.clone(), CourseOutcome::LmsFailed(err.clone()));
                 }
                 Ok(None) => {
                     // Listed a moment ago, gone now (deleted): nothing to sync.
                     tracing::info!(course_id = %f.course_id, "course disappeared from the LMS during the resync");
                 }
+                Ok(Some(_)) if course_org(&f.course_id).is_none() => {
+                    let reason =
+                        PayloadError::UnsupportedCourseKey(f.course_id.clone()).to_string();
+                    tracing::warn!(course_id = %f.course_id, reason, "course run cannot be sent to Richie (not retried)");
+                    state.insert(f.course_id.clone(), CourseOutcome::Invalid(reason));
+                }
                 Ok(Some(_)) => {
-                    state.insert(f.course_id.clone(), Verdict::Done);
+                    state.insert(f.course_id.clone(), CourseOutcome::Delivered(Vec::new()));
                 }
             }
         }
+        let mut record = |course_id: &str, target: &str, outcome: TargetOutcome| {
+            if let Some(CourseOutcome::Delivered(results)) = state.get_mut(course_id) {
+                results.push((target.to_owned(), outcome));
+            }
+        };
         for (index, target) in targets.iter().enumerate() {
             let mut runs: Vec<(String, RichiePayload)> = Vec::new();
             for f in &fetched {
                 let Ok(Some(run)) = &f.run else { continue };
                 let Some(org) = course_org(&f.course_id) else {
-                    report.rejected.push((
-                        f.course_id.clone(),
-                        target.name.clone(),
-                        PayloadError::UnsupportedCourseKey(f.course_id.clone()).to_string(),
-                    ));
-                    state.insert(f.course_id.clone(), Verdict::Rejected);
                     continue;
                 };
                 if !target.accepts_org(&org) {
+                    record(&f.course_id, &target.name, TargetOutcome::Skipped);
                     continue;
                 }
                 match self.payload_for(run, None, target) {
                     Ok(payload) => runs.push((f.course_id.clone(), payload)),
                     Err(err) => {
                         tracing::warn!(course_id = %f.course_id, target = %target.name, reason = %err, "course run cannot be sent to Richie (not retried)");
-                        report.rejected.push((
-                            f.course_id.clone(),
-                            target.name.clone(),
-                            err.to_string(),
-                        ));
-                        let slot = state.entry(f.course_id.clone()).or_insert(Verdict::Done);
-                        *slot = (*slot).max(Verdict::Rejected);
+                        record(
+                            &f.course_id,
+                            &target.name,
+                            TargetOutcome::Rejected(err.to_string()),
+                        );
                     }
                 }
             }
@@ -484,29 +408,15 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
             }
             for (course_id, payload) in &chunk {
                 let outcome = outcome_of(&payload.resource_link);
-                let verdict = match &outcome {
-                    TargetOutcome::Synced | TargetOutcome::Skipped => Verdict::Done,
-                    TargetOutcome::Rejected(message) => {
-                        tracing::warn!(course_id = %course_id, target = %target.name, richie_message = %message, "Richie rejected the course run (not retried)");
-                        report.rejected.push((
-                            course_id.clone(),
-                            target.name.clone(),
-                            message.clone(),
-                        ));
-                        Verdict::Rejected
-                    }
-                    TargetOutcome::Failed(_) => Verdict::Retry,
-                };
-                let slot = state.entry(course_id.clone()).or_insert(Verdict::Done);
-                *slot = (*slot).max(verdict);
+                if let TargetOutcome::Rejected(message) = &outcome {
+                    tracing::warn!(course_id = %course_id, target = %target.name, richie_message = %message, "Richie rejected the course run (not retried)");
+                }
+                record(course_id, &target.name, outcome);
             }
         }
-        report.rejected.sort();
-        report.synced = state.values().filter(|v| **v == Verdict::Done).count();
-        report.failed = state
-            .iter()
-            .filter(|(_, v)| **v == Verdict::Retry)
-            .map(|(c, _)| c.clone())
+        report.courses = state
+            .into_iter()
+            .map(|(course_id, outcome)| CourseReport { course_id, outcome })
             .collect();
         report
     }
@@ -563,6 +473,8 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::Owed;
+    use crate::plan::{decide, Plan};
     use edx_hooks_shared::openedx::CoursePage;
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -721,12 +633,8 @@ mod tests {
         let mut t_c = target("c");
         t_c.orgs = Some(vec!["OtherOrg".into()]);
         let s = syncer(FakeLms::with(&["course-v1:edX+DemoX+Demo"]), richie, 50);
-        let report = s
-            .sync_course(
-                &[target("a"), target("b"), t_c],
-                &SyncRequest::course("course-v1:edX+DemoX+Demo"),
-            )
-            .await;
+        let job = Job::course("course-v1:edX+DemoX+Demo");
+        let report = s.sync_job(&[target("a"), target("b"), t_c], &job).await;
         let CourseOutcome::Delivered(results) = &report.outcome else {
             panic!("{report:?}")
         };
@@ -736,7 +644,11 @@ mod tests {
             TargetOutcome::Failed(RichieError::Unavailable { .. })
         ));
         assert_eq!(results[2], ("c".into(), TargetOutcome::Skipped));
-        assert_eq!(report.outcome.verdict(), Verdict::Retry);
+        assert_eq!(
+            decide(&job, &report.outcome),
+            Plan::Retry(job.owing(["b".to_owned()].into())),
+            "only b is still owed"
+        );
         let bodies = s.richie.bodies.lock().unwrap();
         assert_eq!(bodies.len(), 2, "a and b were both tried");
         assert_eq!(bodies[0].1["languages"], serde_json::json!(["fr"]));
@@ -751,38 +663,77 @@ mod tests {
         lms.failing.insert("course-v1:edX+Flaky+1".into());
         let s = syncer(lms, richie, 50);
         let a = [target("a")];
-        let rejected = s
-            .sync_course(&a, &SyncRequest::course("course-v1:edX+Nope+1"))
-            .await;
-        assert_eq!(rejected.outcome.verdict(), Verdict::Rejected);
-        assert_eq!(rejected.outcome.label(), "rejected");
+        async fn plan(
+            s: &Syncer<FakeLms, FakeRichie>,
+            id: &str,
+            targets: &[RichieTarget],
+        ) -> (Plan, CourseOutcome) {
+            let job = Job::course(id);
+            let report = s.sync_job(targets, &job).await;
+            (decide(&job, &report.outcome), report.outcome)
+        }
+        let (rejected, _) = plan(&s, "course-v1:edX+Nope+1", &a).await;
+        assert_eq!(rejected, Plan::Rejected);
+        let (missing, outcome) = plan(&s, "course-v1:edX+Missing+1", &a).await;
         assert_eq!(
-            s.sync_course(&a, &SyncRequest::course("course-v1:edX+Missing+1"))
-                .await
-                .outcome,
-            CourseOutcome::NotFound
+            (missing, outcome),
+            (Plan::Rejected, CourseOutcome::NotFound)
         );
-        assert_eq!(
-            s.sync_course(&a, &SyncRequest::course("course-v1:edX+Flaky+1"))
-                .await
-                .outcome
-                .verdict(),
-            Verdict::Retry
-        );
+        assert!(plan(&s, "course-v1:edX+Flaky+1", &a).await.0.is_retry());
         assert!(matches!(
-            s.sync_course(&a, &SyncRequest::course("ccx-v1:edX+DemoX+1+ccx@2"))
-                .await
-                .outcome,
-            CourseOutcome::Invalid(_)
+            plan(&s, "ccx-v1:edX+DemoX+1+ccx@2", &a).await,
+            (Plan::Rejected, CourseOutcome::Invalid(_))
         ));
-        let bad = s
-            .sync_course(
-                &[target("bad")],
-                &SyncRequest::course("course-v1:edX+DemoX+1"),
-            )
-            .await;
-        assert_eq!(bad.outcome.verdict(), Verdict::Retry);
-        assert_eq!(bad.outcome.configuration_errors().count(), 1);
+        let (bad, outcome) = plan(&s, "course-v1:edX+DemoX+1", &[target("bad")]).await;
+        assert!(bad.is_retry());
+        assert_eq!(outcome.configuration_errors().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_goes_only_to_the_targets_it_owes() {
+        let s = syncer(
+            FakeLms::with(&["course-v1:edX+DemoX+1"]),
+            FakeRichie::default(),
+            50,
+        );
+        let job = Job {
+            targets: Owed::Only(["b".to_owned(), "gone".to_owned()].into()),
+            ..Job::course("course-v1:edX+DemoX+1")
+        };
+        let report = s.sync_job(&[target("a"), target("b")], &job).await;
+        assert_eq!(
+            report.outcome,
+            CourseOutcome::Delivered(vec![("b".into(), TargetOutcome::Synced)]),
+            "a is not owed; a target no longer configured is owed nothing"
+        );
+        assert_eq!(decide(&job, &report.outcome), Plan::Done);
+        let bodies = s.richie.bodies.lock().unwrap();
+        assert_eq!(
+            bodies.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+            ["b"]
+        );
+    }
+
+    /// (synced, rejected (course, target, message), retried course ids) of a resync.
+    fn resync_plans(report: &ResyncReport) -> (usize, Vec<(String, String)>, Vec<String>) {
+        let mut synced = 0;
+        let mut rejected = Vec::new();
+        let mut retried = Vec::new();
+        for c in &report.courses {
+            if let CourseOutcome::Delivered(targets) = &c.outcome {
+                for (t, o) in targets {
+                    if let TargetOutcome::Rejected(m) = o {
+                        rejected.push((format!("{}@{t}", c.course_id), m.clone()));
+                    }
+                }
+            }
+            match decide(&Job::course(c.course_id.clone()), &c.outcome) {
+                Plan::Done => synced += 1,
+                Plan::Rejected => {}
+                Plan::Retry(_) => retried.push(c.course_id.clone()),
+            }
+        }
+        (synced, rejected, retried)
     }
 
     #[tokio::test]
@@ -796,10 +747,11 @@ mod tests {
         let s = syncer(lms, richie, 4);
         let report = s.resync_all(&[target("a")]).await;
         assert_eq!(report.listed, 11);
-        assert_eq!(report.synced, 9);
-        assert_eq!(report.failed, vec!["course-v1:edX+Flaky+run".to_owned()]);
-        assert_eq!(report.rejected.len(), 1);
-        assert_eq!(report.rejected[0].2, "resource_link: Unknown course: C3.");
+        let (synced, rejected, failed) = resync_plans(&report);
+        assert_eq!(synced, 9);
+        assert_eq!(failed, vec!["course-v1:edX+Flaky+run".to_owned()]);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].1, "resource_link: Unknown course: C3.");
         assert_eq!(report.richie_requests, 3, "10 runs in chunks of 4");
         assert!(
             s.lms.page_size_seen.lock().unwrap().len() >= 4,
@@ -819,9 +771,10 @@ mod tests {
         let s = syncer(FakeLms::with(&refs), richie, 50);
         let report = s.resync_all(&[target("a")]).await;
         assert_eq!(report.listed, 4);
-        assert_eq!(report.synced, 2, "C1 and C3 confirmed");
-        assert_eq!(report.rejected.len(), 1);
-        assert_eq!(report.failed, vec!["course-v1:edX+C2+run".to_owned()]);
+        let (synced, rejected, failed) = resync_plans(&report);
+        assert_eq!(synced, 2, "C1 and C3 confirmed");
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(failed, vec!["course-v1:edX+C2+run".to_owned()]);
     }
 
     #[tokio::test]
@@ -834,11 +787,15 @@ mod tests {
         s.settings.delivery_concurrency = 1;
         let report = s.resync_all(&[target("bad"), target("good")]).await;
         assert!(report.configuration_errors.contains_key("bad"));
-        assert_eq!(
-            report.failed.len(),
-            10,
-            "every course still owes the bad target"
-        );
+        let (_, _, failed) = resync_plans(&report);
+        assert_eq!(failed.len(), 10, "every course still owes the bad target");
+        for c in &report.courses {
+            assert_eq!(
+                decide(&Job::course(c.course_id.clone()), &c.outcome),
+                Plan::Retry(Job::course(c.course_id.clone()).owing(["bad".to_owned()].into())),
+                "only the bad target is owed"
+            );
+        }
         let bodies = s.richie.bodies.lock().unwrap();
         assert_eq!(bodies.iter().filter(|(t, _)| t == "good").count(), 5);
         assert_eq!(

@@ -527,3 +527,148 @@ async fn enrollment_count_by_listing_on_releases_without_instructor_v2() {
         .unwrap();
     assert!(richie2.requests()[0].1.get("enrollment_count").is_none());
 }
+
+/// Two named targets on two Richie emulators.
+fn two_targets(healthy: &RichieEmulator, flaky: &RichieEmulator) -> Value {
+    let mut a = target(&healthy.sync_url(), SECRET);
+    a["name"] = json!("healthy");
+    let mut b = target(&flaky.sync_url(), SECRET);
+    b["name"] = json!("flaky");
+    json!([a, b])
+}
+
+fn queued(svc: &support::TestService) -> Vec<Value> {
+    svc.queue()
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_str(m).unwrap())
+        .collect()
+}
+
+fn replay(bodies: &[Value]) -> Value {
+    let bodies: Vec<(String, String)> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("m{i}"), b.to_string()))
+        .collect();
+    let refs: Vec<(&str, &str)> = bodies
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    sqs_event(&refs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_goes_only_to_the_failed_target_with_the_first_attempts_snapshot() {
+    let lms = lms_with(0, ReleaseProfile::Master).await;
+    let (healthy, flaky) = (richie_with_codes(0).await, richie_with_codes(0).await);
+    flaky.fail_next(&[503]);
+    let svc = service(
+        &lms.base_url(),
+        &two_targets(&healthy, &flaky),
+        Options::default(),
+    );
+    let link = format!("https://localhost:8000/courses/{DEMO_COURSE}/info");
+    // Signed: the event's start (2032) is believed; the LMS still says 2030.
+    let body = webhooks_body(DEMO_COURSE, "2032-01-01 00:00:00+00:00", None, false);
+    let (status, reply) = http_answer(
+        &handle_event(&svc, http_event(&body, None, Some(TOKEN)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(status, 202, "{reply}");
+    assert_eq!(reply["attempt"]["targets"]["healthy"], "synced");
+    assert_eq!(
+        reply["attempt"]["targets"]["flaky"]["failed"],
+        "unavailable"
+    );
+    let messages = queued(&svc);
+    assert_eq!(messages.len(), 1, "one job, for the failed target only");
+    assert_eq!(messages[0]["course_id"], DEMO_COURSE);
+    assert_eq!(messages[0]["target"], "flaky");
+    assert_eq!(
+        messages[0]["snapshot"]["start"], "2032-01-01 00:00:00+00:00",
+        "the first attempt's snapshot travels with the retry"
+    );
+
+    // The queue consumer retries it: only the failed target, with the event's data.
+    let answer = handle_event(&svc, replay(&messages)).await.unwrap();
+    assert!(batch_failures(&answer).is_empty(), "{answer}");
+    assert_eq!(
+        healthy.requests().len(),
+        1,
+        "nothing re-sent to the synced target"
+    );
+    assert_eq!(
+        flaky.requests().len(),
+        2,
+        "the failed attempt and the retry"
+    );
+    assert_eq!(
+        flaky.run(&link).unwrap()["start"],
+        "2032-01-01T00:00:00+00:00",
+        "never older data than the first attempt"
+    );
+    assert_eq!(
+        healthy.run(&link).unwrap()["start"],
+        "2032-01-01T00:00:00+00:00"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_releases_queue_bodies_are_still_accepted_and_narrowed_on_partial_failure() {
+    let lms = lms_with(0, ReleaseProfile::Master).await;
+    let (healthy, flaky) = (richie_with_codes(0).await, richie_with_codes(0).await);
+    let svc = service(
+        &lms.base_url(),
+        &two_targets(&healthy, &flaky),
+        Options::default(),
+    );
+    // `{"course_id"}` (what the previous release queued) owes every target.
+    let old = json!({"course_id": DEMO_COURSE});
+    let answer = handle_event(&svc, replay(std::slice::from_ref(&old)))
+        .await
+        .unwrap();
+    assert!(batch_failures(&answer).is_empty(), "{answer}");
+    assert_eq!((healthy.requests().len(), flaky.requests().len()), (1, 1));
+
+    // One target fails: the record is acknowledged and only that target is queued,
+    // so SQS does not redeliver it to the target that synced.
+    flaky.fail_next(&[503]);
+    let answer = handle_event(&svc, replay(std::slice::from_ref(&old)))
+        .await
+        .unwrap();
+    assert!(batch_failures(&answer).is_empty(), "{answer}");
+    assert_eq!((healthy.requests().len(), flaky.requests().len()), (2, 2));
+    let messages = queued(&svc);
+    assert_eq!(
+        messages,
+        vec![json!({"course_id": DEMO_COURSE, "target": "flaky"})]
+    );
+
+    // A per-target record whose target fails again is redelivered by SQS (toward the
+    // DLQ); a record of the same course for the healthy target is acknowledged.
+    flaky.fail_next(&[503]);
+    let both = [
+        json!({"course_id": DEMO_COURSE, "target": "flaky"}),
+        json!({"course_id": DEMO_COURSE, "target": "healthy"}),
+    ];
+    let answer = handle_event(&svc, replay(&both)).await.unwrap();
+    assert_eq!(batch_failures(&answer), vec!["m0".to_owned()], "{answer}");
+    assert_eq!(
+        lms.calls_to(&format!("/api/courses/v1/courses/{DEMO_COURSE}"))
+            .len(),
+        3,
+        "the two records of one course were one job: one LMS read"
+    );
+    assert_eq!((healthy.requests().len(), flaky.requests().len()), (3, 3));
+    assert_eq!(queued(&svc).len(), 1, "nothing more queued");
+
+    // A job for a target that is no longer configured is dropped, not retried.
+    let gone = json!({"course_id": DEMO_COURSE, "target": "removed"});
+    let answer = handle_event(&svc, replay(&[gone])).await.unwrap();
+    assert!(batch_failures(&answer).is_empty(), "{answer}");
+    assert_eq!((healthy.requests().len(), flaky.requests().len()), (3, 3));
+}

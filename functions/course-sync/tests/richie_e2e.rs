@@ -173,19 +173,28 @@ async fn richie_401_is_a_configuration_error_that_is_retried() {
         reply["attempt"]["targets"]["127.0.0.1"]["failed"],
         "unauthorized"
     );
+    // One job for the target still owed; a URL-token event carries no snapshot.
+    let queued = svc.queue().messages.lock().unwrap().clone();
     assert_eq!(
-        *svc.queue().messages.lock().unwrap(),
-        vec![json!({"course_id": DEMO_COURSE}).to_string()]
+        queued,
+        vec![json!({"course_id": DEMO_COURSE, "target": "127.0.0.1"}).to_string()]
     );
 
-    // From the queue it fails again, so SQS redelivers it and finally dead-letters it.
+    // From the queue it fails again, so SQS redelivers it and finally dead-letters it;
+    // so does a body of the previous release (`{"course_id"}`, every target).
     let answer = handle_event(
         &svc,
-        sqs_event(&[("m1", &json!({"course_id": DEMO_COURSE}).to_string())]),
+        sqs_event(&[
+            ("m1", &queued[0]),
+            ("m2", &json!({"course_id": DEMO_COURSE}).to_string()),
+        ]),
     )
     .await
     .unwrap();
-    assert_eq!(batch_failures(&answer), vec!["m1".to_owned()]);
+    assert_eq!(
+        batch_failures(&answer),
+        vec!["m1".to_owned(), "m2".to_owned()]
+    );
     let (draft, _) = richie.seeded_run(DEMO_LINK).unwrap();
     assert_eq!(
         run_fields(&richie, draft)["start"],
@@ -273,10 +282,13 @@ async fn one_failing_target_does_not_stop_the_others() {
         "2032-01-01T00:00:00Z",
         "the healthy target got it"
     );
+    let queued = svc.queue().messages.lock().unwrap().clone();
+    assert_eq!(queued.len(), 1, "retried for the failing target only");
+    let job: Value = serde_json::from_str(&queued[0]).unwrap();
+    assert_eq!(job["target"], "down");
     assert_eq!(
-        svc.queue().messages.lock().unwrap().len(),
-        1,
-        "retried for the failing target"
+        job["snapshot"]["start"], "2032-01-01 00:00:00+00:00",
+        "the signed event's snapshot is kept for the retry"
     );
 }
 

@@ -121,7 +121,11 @@ async fn sqs_retry_queue_and_targets_secret_through_moto() {
     );
     assert_eq!(status, 202, "{reply}");
     let queued = receive_all(&sqs, &url).await;
-    assert_eq!(queued, vec![json!({"course_id": DEMO_COURSE}).to_string()]);
+    // One job per target still owed (the URL-token event carries no snapshot).
+    assert_eq!(
+        queued,
+        vec![json!({"course_id": DEMO_COURSE, "target": "127.0.0.1"}).to_string()]
+    );
 
     // ...and once Richie is reachable (targets secret updated), the SQS event syncs it.
     let richie = RichieEmulator::start(RichieEmulatorConfig::default()).await;
