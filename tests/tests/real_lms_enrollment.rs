@@ -9,7 +9,6 @@
 //!
 //! Skipped (one line on stderr) when `OPENEDX_PLATFORM_SRC` is unset.
 
-
 use edx_hooks_shared::openedx::OpenEdxClient;
 use edx_hooks_tests::real_lms::{seed, RealLms};
 use edx_hooks_tests::support::LogCapture;
