@@ -147,3 +147,37 @@ fn to_response(reply: Reply) -> Result<Response<Body>, lambda_http::http::Error>
     }
     builder.body(Body::Text(reply.body))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::lambda_runtime::Context;
+
+    #[test]
+    fn the_deadline_is_the_invocations_minus_the_margin() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        // `Context` is non-exhaustive: start from the default and set the deadline.
+        let with_deadline = |deadline: u64| {
+            let mut context = Context::default();
+            context.deadline = deadline;
+            Request::default().with_lambda_context(context)
+        };
+        let request = with_deadline(now_ms + 10_000);
+        let at = invocation_deadline(&request).expect("a deadline");
+        let left = at.saturating_duration_since(Instant::now());
+        // 10 s left minus the default 1.5 s margin.
+        assert!(
+            left <= Duration::from_millis(8_500) && left > Duration::from_millis(8_000),
+            "{left:?}"
+        );
+        // A past deadline leaves nothing, never a panic.
+        let late = with_deadline(now_ms.saturating_sub(5_000));
+        let at = invocation_deadline(&late).expect("a deadline");
+        assert!(at <= Instant::now() + Duration::from_millis(1));
+        // Outside Lambda (tests, local runs): none; the service's budget applies.
+        assert!(invocation_deadline(&Request::default()).is_none());
+    }
+}
