@@ -192,6 +192,13 @@ impl Settings {
         if let Some(n) = number::<usize>(env, "COURSE_SYNC_CHUNK_SIZE")? {
             sync.chunk_size = n.max(1);
         }
+        if let Some(n) = number::<u64>(env, "COURSE_SYNC_LIST_PAGES_PER_MINUTE")? {
+            // 0: no pacing (the LMS client still waits out a 429).
+            sync.list_interval = match n {
+                0 => Duration::ZERO,
+                n => Duration::from_millis(60_000 / n.min(60_000)),
+            };
+        }
         let mut richie = RichieClientConfig::default();
         if let Some(n) = number::<usize>(env, "RICHIE_MAX_CONCURRENCY")? {
             richie.max_concurrency = n.max(1);
@@ -248,6 +255,11 @@ mod tests {
         assert_eq!(s.payload.default_language, "en");
         assert_eq!(s.sync.course_concurrency, 6);
         assert_eq!(s.sync.chunk_size, 50);
+        assert_eq!(
+            s.sync.list_interval,
+            Duration::from_secs(2),
+            "30 course-list pages a minute: a quarter of the staff throttle's 40 is left"
+        );
         assert_eq!(s.http_budget, DEFAULT_HTTP_BUDGET);
         assert_eq!(s.queue_url, None);
         assert_eq!(s.sources, CatalogSources::default());
@@ -261,6 +273,7 @@ mod tests {
             ("COURSE_SYNC_DEFAULT_LANGUAGE", "pt-br"),
             ("COURSE_SYNC_HIDDEN_VISIBILITY", "course_only"),
             ("COURSE_SYNC_CHUNK_SIZE", "10"),
+            ("COURSE_SYNC_LIST_PAGES_PER_MINUTE", "20"),
             ("COURSE_SYNC_LANGUAGE_SOURCE", "none"),
             ("OPENEDX_CMS_BASE_URL", "https://studio.example.org/"),
             (
@@ -276,6 +289,7 @@ mod tests {
         );
         assert_eq!(s.payload.hidden_visibility, Visibility::CourseOnly);
         assert_eq!(s.sync.chunk_size, 10);
+        assert_eq!(s.sync.list_interval, Duration::from_secs(3));
         assert_eq!(s.sources.language, LanguageSource::None);
         assert_eq!(
             s.sources.cms_base_url.as_deref(),

@@ -283,13 +283,23 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
 
     // ------------------------------------------------------------------ resync / commands
 
-    /// Full resync. Courses that failed transiently are queued for individual retries;
-    /// the invocation fails (Lambda retries it, then dead-letters it) when the course list
-    /// could not be read, a target is misconfigured, or failed courses cannot be queued.
+    /// Full resync, page by page. What failed transiently is queued as one job per
+    /// (course, failed target); a misconfigured target is skipped (error log,
+    /// `ConfigurationErrors`) while the others complete. The invocation fails (Lambda
+    /// retries it, then dead-letters it) only when the course list could not be read or
+    /// the jobs cannot be queued.
     pub async fn handle_resync(&self) -> Result<Value, InvocationError> {
         let mut tally = Tally::new();
         let targets = self.targets.get().await?;
         let report = self.syncer.resync_all(&targets).await;
+        // A misconfigured target is skipped, not queued for: every message would fail the
+        // same way. The ConfigurationErrors alarm calls for the fix; the next resync
+        // (or a direct one) then repairs that target.
+        let healthy: Vec<RichieTarget> = targets
+            .iter()
+            .filter(|t| !report.configuration_errors.contains_key(&t.name))
+            .cloned()
+            .collect();
         let mut synced = 0usize;
         let mut rejected: Vec<Refusal> = Vec::new();
         let mut retries: Vec<Job> = Vec::new();
@@ -299,7 +309,22 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
             match plan {
                 Plan::Done => synced += 1,
                 Plan::Rejected => {}
-                Plan::Retry(job) => retries.push(job),
+                Plan::Retry(job) => {
+                    let job = match &job.targets {
+                        Owed::Only(names) => job.owing(
+                            names
+                                .iter()
+                                .filter(|n| !report.configuration_errors.contains_key(*n))
+                                .cloned()
+                                .collect(),
+                        ),
+                        Owed::All => job,
+                    };
+                    if matches!(&job.targets, Owed::Only(names) if names.is_empty()) {
+                        continue;
+                    }
+                    retries.push(job);
+                }
             }
         }
         rejected.sort();
@@ -308,10 +333,13 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         tally.count("Resync.Rejected", rejected.len());
         tally.count("Resync.Failed", retries.len());
         tally.count("ConfigurationErrors", report.configuration_errors.len());
-        let fatal_before_queueing =
-            report.list_error.is_some() || !report.configuration_errors.is_empty();
+        // A course list that failed midway is retried by Lambda (the pages before it were
+        // delivered; syncs are idempotent), then dead-lettered.
+        let fatal_before_queueing = report.list_error.is_some();
+        let incomplete =
+            fatal_before_queueing || !retries.is_empty() || !report.configuration_errors.is_empty();
         let mut summary = json!({
-            "status": if fatal_before_queueing || !retries.is_empty() { "incomplete" } else { "done" },
+            "status": if incomplete { "incomplete" } else { "done" },
             "listed": report.listed,
             "synced": synced,
             "rejected": rejected.iter().map(Refusal::to_json).collect::<Vec<_>>(),
@@ -319,13 +347,14 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
             "configuration_errors": report.configuration_errors.iter().map(|(t, e)| (t.clone(), json!(e.to_string()))).collect::<serde_json::Map<_, _>>(),
             "list_error": report.list_error.as_ref().map(|e| e.to_string()),
             "richie_requests": report.richie_requests,
+            "pages": report.pages,
         });
         let mut fatal = fatal_before_queueing;
         if !retries.is_empty() && !fatal {
             // Per target still owed: a retry never re-sends to a target that synced.
             let bodies: Vec<String> = retries
                 .iter()
-                .flat_map(|job| job.queue_bodies(&target_names(&job.course_id, &targets)))
+                .flat_map(|job| job.queue_bodies(&target_names(&job.course_id, &healthy)))
                 .collect();
             let messages = bodies.len();
             match self.queue.enqueue(bodies).await {

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
@@ -40,7 +41,15 @@ pub struct SyncSettings {
     /// Requests to Richie in flight at once during a full resync (the Richie client also
     /// bounds its own concurrency).
     pub delivery_concurrency: usize,
+    /// Least time between two course-list requests of a resync. The LMS's course list
+    /// allows a staff user 40 calls a minute, counted in the same history as the
+    /// enrollment views the enrollment webhook calls: the default (2 s, 30 a minute)
+    /// leaves a quarter of it. A 429 is still waited out by the LMS client.
+    pub list_interval: Duration,
 }
+
+/// `SyncSettings::list_interval` by default: 30 course-list pages a minute.
+pub const DEFAULT_LIST_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Default for SyncSettings {
     fn default() -> Self {
@@ -49,6 +58,7 @@ impl Default for SyncSettings {
             page_size: 100,
             chunk_size: 50,
             delivery_concurrency: 4,
+            list_interval: DEFAULT_LIST_INTERVAL,
         }
     }
 }
@@ -116,10 +126,14 @@ pub struct ResyncReport {
     pub listed: usize,
     /// Every listed course still in the LMS, in course-id order.
     pub courses: Vec<CourseReport>,
-    /// Targets that looked misconfigured, with the first error seen.
+    /// Targets that looked misconfigured, with the first error seen: they got no more
+    /// requests after it, the others went on.
     pub configuration_errors: BTreeMap<String, RichieError>,
-    /// The course list itself failed (the resync is incomplete).
+    /// The course list itself failed (the resync is incomplete: the pages before it
+    /// were delivered).
     pub list_error: Option<LmsError>,
+    /// Course-list pages read.
+    pub pages: usize,
     /// Requests made to Richie (list form).
     pub richie_requests: usize,
 }
@@ -288,15 +302,70 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
             .await
     }
 
-    /// Every course of the LMS, in Richie's list form, `chunk_size` runs per request.
+    /// Every course of the LMS, in Richie's list form, `chunk_size` runs per request,
+    /// page by page: each course-list page is read, its courses fetched and delivered
+    /// before the next page is asked for (at most one page every `list_interval`), so a
+    /// resync cut short has delivered every page before the cut, and memory holds one
+    /// page. A target that answers like a misconfigured deployment gets no more
+    /// requests for the rest of the resync; the others complete.
     pub async fn resync_all(&self, targets: &[RichieTarget]) -> ResyncReport {
         let mut report = ResyncReport::default();
-        let fetched = self.fetch_all(&mut report).await;
+        let page_size = self.settings.page_size.max(1);
+        let broken: Vec<AtomicBool> = targets.iter().map(|_| AtomicBool::new(false)).collect();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut next = Some(1u32);
+        let mut last_list: Option<Instant> = None;
+        while let Some(number) = next {
+            if let Some(at) = last_list {
+                let wait = self.settings.list_interval.saturating_sub(at.elapsed());
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            last_list = Some(Instant::now());
+            let page = match self.lms.list_courses(number, page_size).await {
+                Ok(page) => page,
+                Err(err) => {
+                    tracing::error!(page = number, error = %err, error_kind = err.kind(), "reading the course list failed; the resync is incomplete");
+                    report.list_error = Some(err);
+                    break;
+                }
+            };
+            report.pages += 1;
+            next = page.next_page.filter(|n| *n > number && *n <= MAX_PAGES);
+            let ids: Vec<String> = page
+                .course_ids
+                .into_iter()
+                .filter(|id| seen.insert(id.clone()))
+                .collect();
+            let fetched: Vec<Fetched> = stream::iter(ids)
+                .map(|course_id| async move {
+                    let run = self.lms.course_run(&course_id).await;
+                    Fetched { course_id, run }
+                })
+                .buffer_unordered(self.settings.course_concurrency.max(1))
+                .collect()
+                .await;
+            report.listed += fetched.len();
+            self.deliver_page(targets, &fetched, &broken, &mut report)
+                .await;
+        }
+        report.courses.sort_by(|a, b| a.course_id.cmp(&b.course_id));
+        report
+    }
 
+    /// Deliver one page of fetched courses to every target (list form, in chunks).
+    async fn deliver_page(
+        &self,
+        targets: &[RichieTarget],
+        fetched: &[Fetched],
+        broken: &[AtomicBool],
+        report: &mut ResyncReport,
+    ) {
         // course id → what happened (per target for the courses the LMS gave).
         let mut state: BTreeMap<String, CourseOutcome> = BTreeMap::new();
         let mut chunks: Vec<(usize, Vec<(String, RichiePayload)>)> = Vec::new();
-        for f in &fetched {
+        for f in fetched {
             match &f.run {
                 Err(err) => {
                     tracing::error!(course_id = %f.course_id, error = %err, error_kind = err.kind(), "reading the course from the LMS failed; will retry");
@@ -324,7 +393,7 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
         };
         for (index, target) in targets.iter().enumerate() {
             let mut runs: Vec<(String, RichiePayload)> = Vec::new();
-            for f in &fetched {
+            for f in fetched {
                 let Ok(Some(run)) = &f.run else { continue };
                 let Some(org) = course_org(&f.course_id) else {
                     continue;
@@ -354,8 +423,6 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
             }
         }
 
-        let broken: Vec<AtomicBool> = targets.iter().map(|_| AtomicBool::new(false)).collect();
-        let broken = &broken;
         let deliveries = stream::iter(chunks)
             .map(|(index, chunk)| async move {
                 let target = &targets[index];
@@ -414,59 +481,11 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
                 record(course_id, &target.name, outcome);
             }
         }
-        report.courses = state
-            .into_iter()
-            .map(|(course_id, outcome)| CourseReport { course_id, outcome })
-            .collect();
-        report
-    }
-
-    /// Page through the course list and read every course (bounded concurrency).
-    async fn fetch_all(&self, report: &mut ResyncReport) -> Vec<Fetched> {
-        let lms = &self.lms;
-        let page_size = self.settings.page_size.max(1);
-        let pages = stream::unfold(Some(1u32), move |page| async move {
-            let number = page?;
-            match lms.list_courses(number, page_size).await {
-                Ok(p) => {
-                    let next = p.next_page.filter(|n| *n > number && *n <= MAX_PAGES);
-                    Some((Ok(p.course_ids), next))
-                }
-                Err(err) => Some((Err(err), None)),
-            }
-        });
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut list_error: Option<LmsError> = None;
-        let ids = pages.flat_map(|page| {
-            let items: Vec<Result<String, LmsError>> = match page {
-                Ok(ids) => ids.into_iter().map(Ok).collect(),
-                Err(err) => vec![Err(err)],
-            };
-            stream::iter(items)
-        });
-        let fetched: Vec<Option<Fetched>> = ids
-            .filter_map(|item| {
-                let keep = match item {
-                    Ok(id) => seen.insert(id.clone()).then_some(id),
-                    Err(err) => {
-                        tracing::error!(error = %err, error_kind = err.kind(), "reading the course list failed; the resync is incomplete");
-                        list_error = Some(err);
-                        None
-                    }
-                };
-                futures_util::future::ready(keep)
-            })
-            .map(|course_id| async move {
-                let run = self.lms.course_run(&course_id).await;
-                Some(Fetched { course_id, run })
-            })
-            .buffer_unordered(self.settings.course_concurrency.max(1))
-            .collect()
-            .await;
-        report.list_error = list_error;
-        let fetched: Vec<Fetched> = fetched.into_iter().flatten().collect();
-        report.listed = fetched.len();
-        fetched
+        report.courses.extend(
+            state
+                .into_iter()
+                .map(|(course_id, outcome)| CourseReport { course_id, outcome }),
+        );
     }
 }
 
@@ -482,6 +501,9 @@ mod tests {
     struct FakeLms {
         runs: HashMap<String, CourseRun>,
         failing: HashSet<String>,
+        /// The course list fails from this page on.
+        list_fails_at: Option<u32>,
+        list_calls: Mutex<Vec<Instant>>,
         page_size_seen: Mutex<Vec<u32>>,
     }
 
@@ -502,6 +524,8 @@ mod tests {
             FakeLms {
                 runs,
                 failing: HashSet::new(),
+                list_fails_at: None,
+                list_calls: Mutex::new(Vec::new()),
                 page_size_seen: Mutex::new(Vec::new()),
             }
         }
@@ -519,6 +543,13 @@ mod tests {
         }
         async fn list_courses(&self, page: u32, page_size: u32) -> Result<CoursePage, LmsError> {
             self.page_size_seen.lock().unwrap().push(page_size);
+            self.list_calls.lock().unwrap().push(Instant::now());
+            if self.list_fails_at.is_some_and(|p| page >= p) {
+                return Err(LmsError::Timeout {
+                    operation: "course_list",
+                    attempts: 3,
+                });
+            }
             let mut ids: Vec<String> = self.runs.keys().cloned().collect();
             ids.extend(self.failing.iter().cloned());
             ids.sort();
@@ -621,6 +652,7 @@ mod tests {
             SyncSettings {
                 chunk_size: chunk,
                 page_size: 3,
+                list_interval: Duration::ZERO,
                 ..SyncSettings::default()
             },
         )
@@ -752,12 +784,17 @@ mod tests {
         assert_eq!(failed, vec!["course-v1:edX+Flaky+run".to_owned()]);
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].1, "resource_link: Unknown course: C3.");
-        assert_eq!(report.richie_requests, 3, "10 runs in chunks of 4");
-        assert!(
-            s.lms.page_size_seen.lock().unwrap().len() >= 4,
-            "paged by 3"
+        // Delivered page by page: pages of 3 (C0-2, C3-5, C6-8, C9 + the failed read)
+        // are one chunk of at most 4 each.
+        assert_eq!(
+            report.richie_requests, 4,
+            "10 runs, one chunk per page of 3"
         );
+        assert_eq!(s.lms.page_size_seen.lock().unwrap().len(), 4, "paged by 3");
         let bodies = s.richie.bodies.lock().unwrap();
+        assert!(bodies
+            .iter()
+            .all(|(_, b)| b.as_array().is_some_and(|a| a.len() <= 4)));
         assert!(bodies.iter().all(|(_, b)| b.is_array()));
     }
 
@@ -775,6 +812,51 @@ mod tests {
         assert_eq!(synced, 2, "C1 and C3 confirmed");
         assert_eq!(rejected.len(), 1);
         assert_eq!(failed, vec!["course-v1:edX+C2+run".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn resync_delivers_page_by_page_and_keeps_what_was_delivered_when_the_list_fails() {
+        let ids: Vec<String> = (0..10).map(|i| format!("course-v1:edX+C{i}+run")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut lms = FakeLms::with(&refs);
+        lms.list_fails_at = Some(3);
+        let s = syncer(lms, FakeRichie::default(), 50);
+        let report = s.resync_all(&[target("a")]).await;
+        assert!(report.list_error.is_some());
+        assert_eq!(
+            (report.pages, report.listed),
+            (2, 6),
+            "pages 1 and 2, 3 courses each"
+        );
+        let (synced, _, failed) = resync_plans(&report);
+        assert_eq!((synced, failed.len()), (6, 0));
+        let bodies = s.richie.bodies.lock().unwrap();
+        assert_eq!(
+            bodies
+                .iter()
+                .map(|(_, b)| b.as_array().map(Vec::len))
+                .collect::<Vec<_>>(),
+            [Some(3), Some(3)],
+            "one delivery per page (chunks of 50 never span pages): delivered before the next page"
+        );
+    }
+
+    #[tokio::test]
+    async fn resync_paces_the_course_list() {
+        let ids: Vec<String> = (0..10).map(|i| format!("course-v1:edX+C{i}+run")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut s = syncer(FakeLms::with(&refs), FakeRichie::default(), 50);
+        s.settings.list_interval = Duration::from_millis(40);
+        let report = s.resync_all(&[target("a")]).await;
+        assert_eq!((report.pages, report.listed), (4, 10));
+        let calls = s.lms.list_calls.lock().unwrap();
+        for pair in calls.windows(2) {
+            assert!(
+                pair[1].duration_since(pair[0]) >= Duration::from_millis(40),
+                "{:?}",
+                pair[1].duration_since(pair[0])
+            );
+        }
     }
 
     #[tokio::test]
@@ -797,7 +879,11 @@ mod tests {
             );
         }
         let bodies = s.richie.bodies.lock().unwrap();
-        assert_eq!(bodies.iter().filter(|(t, _)| t == "good").count(), 5);
+        assert_eq!(
+            bodies.iter().filter(|(t, _)| t == "good").count(),
+            7,
+            "pages of 3, 3, 3, 1 in chunks of 2: the good target completes"
+        );
         assert_eq!(
             bodies.iter().filter(|(t, _)| t == "bad").count(),
             1,

@@ -86,7 +86,12 @@ async fn resync_pages_through_every_course_with_bounded_lms_concurrency() {
     assert_eq!(summary["listed"], 252);
     assert_eq!(summary["synced"], 252);
     assert_eq!(richie.run_count(), 252);
-    assert_eq!(summary["richie_requests"], 6, "252 runs in lists of 50");
+    // Delivered page by page (a chunk never spans two pages): 13 pages of ≤ 20 runs.
+    assert_eq!(
+        summary["richie_requests"], 13,
+        "252 runs, one list per page of 20"
+    );
+    assert_eq!(summary["pages"], 13);
     let pages = lms
         .calls()
         .into_iter()
@@ -160,34 +165,49 @@ async fn resync_queues_the_courses_of_a_failed_chunk() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resync_fails_loudly_on_a_misconfigured_target_and_queues_nothing() {
-    let (lms, richie) = (
+async fn resync_skips_a_misconfigured_target_and_completes_the_others() {
+    let (lms, good, bad) = (
         lms_with(10, ReleaseProfile::Master).await,
         richie_with_codes(10).await,
+        richie_with_codes(10).await,
     );
+    let mut wrong = target(&bad.sync_url(), "wrong");
+    wrong["name"] = json!("misconfigured");
+    let mut right = target(&good.sync_url(), SECRET);
+    right["name"] = json!("healthy");
     let svc = service(
         &lms.base_url(),
-        &json!([target(&richie.sync_url(), "wrong")]),
+        &json!([wrong, right]),
         Options {
             chunk_size: 2,
+            page_size: 4,
             ..Options::default()
         },
     );
-    let err = handle_event(&svc, schedule())
+    // Not an error: Lambda would retry the whole resync at full LMS load for a
+    // mistake a retry cannot fix. The ConfigurationErrors metric (alarmed) says it.
+    let summary = handle_event(&svc, schedule())
         .await
-        .unwrap_err()
-        .to_string();
+        .expect("the others complete");
+    assert_eq!(summary["status"], "incomplete", "{summary}");
     assert!(
-        err.contains("configuration_errors")
-            && err.contains("Richie refused our signature (HTTP 401)"),
-        "{err}"
+        summary["configuration_errors"]["misconfigured"]
+            .as_str()
+            .is_some_and(|e| e.contains("Richie refused our signature (HTTP 401)")),
+        "{summary}"
     );
-    assert!(svc.queue().messages.lock().unwrap().is_empty());
+    assert_eq!(summary["listed"], 12);
+    assert_eq!(good.run_count(), 12, "the healthy target has every course");
     assert!(
-        richie.requests().len() <= 4,
+        svc.queue().messages.lock().unwrap().is_empty(),
+        "nothing queued for a target every message would fail at"
+    );
+    assert!(
+        bad.requests().len() <= 2,
         "stopped after the first 401s: {}",
-        richie.requests().len()
+        bad.requests().len()
     );
+    assert_eq!(summary["pages"], 3, "12 courses in pages of 4");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

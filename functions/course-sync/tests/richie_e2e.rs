@@ -364,7 +364,11 @@ async fn scheduled_resync_pages_the_lms_and_posts_list_chunks() {
         summary["rejected"][0]["message"],
         "resource_link: Unknown course: UNKNOWN0."
     );
-    assert_eq!(summary["richie_requests"], 3, "7 runs in lists of 3");
+    // Delivered page by page: pages of 2, 2, 2, 1 runs, each one list (≤ 3).
+    assert_eq!(
+        summary["richie_requests"], 4,
+        "7 runs, one list per page of 2"
+    );
     assert_eq!(summary["status"], "done");
     assert_eq!(
         lms.calls_to("/api/courses/v1/courses/")
