@@ -183,3 +183,82 @@ async fn a_full_resync_pages_the_real_course_list() {
         assert_eq!(run["enrollment_count"], 1, "verified_vera: {run}");
     }
 }
+
+/// A Richie target nobody listens on.
+fn unreachable_target(name: &str) -> Value {
+    let url = format!(
+        "http://127.0.0.1:{}/api/v1.0/course-runs-sync/",
+        edx_hooks_tests::support::free_port()
+    );
+    let mut t = target(&url, "s");
+    t["name"] = json!(name);
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_richie_site_down_during_a_resync_gets_per_target_jobs_and_nothing_else_is_resent() {
+    let Some((lms, richie)) = servers(
+        "a_richie_site_down_during_a_resync_gets_per_target_jobs_and_nothing_else_is_resent",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut up = target(&richie.sync_url(), DEFAULT_SYNC_SECRET);
+    up["name"] = json!("up");
+    let svc = service(
+        &lms.base_url(),
+        &json!([up, unreachable_target("down")]),
+        options(5),
+    );
+    let summary = handle_event(&svc, json!({"resync": "all"}))
+        .await
+        .expect("handled: the failed target's jobs were queued");
+    assert_eq!(summary["listed"], seed::COURSE_COUNT, "{summary}");
+    // The healthy site completed: every course with a Richie page has its runs.
+    for course in [seed::OPEN, seed::FULL] {
+        assert!(!runs(&richie, course).is_empty(), "{course}: {summary}");
+    }
+    // One job per course, for the site that was down only.
+    let jobs: Vec<Value> = svc
+        .queue()
+        .messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_str(m).unwrap())
+        .collect();
+    assert_eq!(jobs.len(), seed::COURSE_COUNT, "{summary}");
+    assert!(
+        jobs.iter()
+            .all(|j| j["target"] == "down" && j.get("snapshot").is_none()),
+        "{jobs:?}"
+    );
+
+    // Replayed once the site is back, with the healthy site now unreachable: had any
+    // job been re-sent to it, its record would fail.
+    let mut back = target(&richie.sync_url(), DEFAULT_SYNC_SECRET);
+    back["name"] = json!("down");
+    let replay = service(
+        &lms.base_url(),
+        &json!([unreachable_target("up"), back]),
+        options(5),
+    );
+    let bodies: Vec<String> = jobs.iter().map(Value::to_string).collect();
+    for (n, batch) in bodies.chunks(10).enumerate() {
+        let records: Vec<(String, &str)> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (format!("m{n}-{i}"), b.as_str()))
+            .collect();
+        let refs: Vec<(&str, &str)> = records.iter().map(|(id, b)| (id.as_str(), *b)).collect();
+        let answer = handle_event(&replay, support::sqs_event(&refs))
+            .await
+            .expect("handled");
+        assert!(
+            support::batch_failures(&answer).is_empty(),
+            "only the target that failed is retried: {answer}"
+        );
+    }
+    assert!(replay.queue().messages.lock().unwrap().is_empty());
+}
