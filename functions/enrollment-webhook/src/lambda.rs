@@ -98,13 +98,24 @@ pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_
 }
 
 /// The invocation's deadline as an `Instant`, minus the margin
-/// (`EDX_HOOKS_DEADLINE_MARGIN_MS`, default 1500 ms).
+/// (`EDX_HOOKS_DEADLINE_MARGIN_MS`, default 1500 ms). A runtime that reports a deadline
+/// already (nearly) past at the start of an invocation is not telling the time (Lambda
+/// starts the handler with the function's whole timeout ahead, ≥ 1 s): it is ignored,
+/// and the request budget applies.
 fn invocation_deadline(request: &Request) -> Option<Instant> {
     let context = request.lambda_context_ref()?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .ok()?
         .as_millis() as u64;
+    if context.deadline < now_ms + 1_000 {
+        tracing::warn!(
+            deadline_ms = context.deadline,
+            now_ms,
+            "the runtime's invocation deadline is not in the future; using EDX_HOOKS_REQUEST_BUDGET_MS"
+        );
+        return None;
+    }
     let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
     let margin = env_millis("EDX_HOOKS_DEADLINE_MARGIN_MS")
         .ok()
@@ -173,10 +184,9 @@ mod tests {
             left <= Duration::from_millis(8_500) && left > Duration::from_millis(8_000),
             "{left:?}"
         );
-        // A past deadline leaves nothing, never a panic.
-        let late = with_deadline(now_ms.saturating_sub(5_000));
-        let at = invocation_deadline(&late).expect("a deadline");
-        assert!(at <= Instant::now() + Duration::from_millis(1));
+        // A deadline already past at the start is not believed (the budget applies).
+        assert!(invocation_deadline(&with_deadline(now_ms.saturating_sub(5_000))).is_none());
+        assert!(invocation_deadline(&with_deadline(0)).is_none());
         // Outside Lambda (tests, local runs): none; the service's budget applies.
         assert!(invocation_deadline(&Request::default()).is_none());
     }
