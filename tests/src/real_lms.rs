@@ -165,16 +165,10 @@ impl RealLms {
     /// server is single-threaded: once it has answered one more request, every earlier
     /// line is in the log.
     fn sync_log(&self) {
-        use std::io::{Read, Write};
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-            let _ = write!(
-                stream,
-                "GET /api/user/v1/me?edx-hooks-log-sync HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-            );
-            let mut sink = Vec::new();
-            let _ = stream.read_to_end(&mut sink);
-        }
+        let _ = exchange(
+            self.port,
+            "GET /api/user/v1/me?edx-hooks-log-sync HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+        );
     }
 
     /// Run a read-only SQL query on the LMS's database; rows as JSON arrays.
@@ -242,71 +236,44 @@ impl RealLms {
     /// A blocking `GET path` (HTTP/1.0), with the JWT when given: the raw answer, for
     /// tests that drive the LMS directly (e.g. to use up a throttle).
     pub fn get(&self, path: &str, token: Option<&str>) -> RawAnswer {
-        use std::io::{Read, Write};
-        let mut stream =
-            std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the LMS");
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
         let auth = token
             .map(|t| format!("Authorization: JWT {t}\r\n"))
             .unwrap_or_default();
-        write!(
-            stream,
+        let request = format!(
             "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nAccept: application/json\r\n{auth}\r\n",
             self.port
-        )
-        .expect("write request");
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let retry_after = head.lines().find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("retry-after")
-                .then(|| value.trim().to_owned())
-        });
-        RawAnswer {
-            status,
-            retry_after,
-            body: body.to_owned(),
-        }
+        );
+        exchange(self.port, &request).expect("the LMS answers")
     }
 
     /// A fresh JWT for a seeded client (counts against the token endpoint's rate only).
     pub fn token(&self, client_id: &str, client_secret: &str) -> String {
-        let reply = form_post(
-            self.port,
-            "/oauth2/access_token",
-            &format!(
-                "grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}&token_type=jwt"
-            ),
+        let form = format!(
+            "grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}&token_type=jwt"
         );
-        let body: Value = serde_json::from_str(&reply.1).unwrap_or(Value::Null);
+        let request = format!(
+            "POST /oauth2/access_token HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            self.port,
+            form.len()
+        );
+        let reply = exchange(self.port, &request).expect("the LMS answers");
+        let body: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
         body["access_token"]
             .as_str()
-            .unwrap_or_else(|| panic!("no token: {} {}", reply.0, reply.1))
+            .unwrap_or_else(|| panic!("no token: {} {}", reply.status, reply.body))
             .to_owned()
     }
 }
 
-/// A blocking form POST over HTTP/1.0 (read-back helper only): `(status, body)`.
-fn form_post(port: u16, path: &str, form: &str) -> (u16, String) {
+/// One blocking HTTP/1.0 exchange with the LMS (read-back and set-up helpers only; the
+/// code under test has its own client): the raw `request` out, the answer parsed.
+fn exchange(port: u16, request: &str) -> std::io::Result<RawAnswer> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the LMS");
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    write!(
-        stream,
-        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-        form.len()
-    )
-    .expect("write request");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    stream.write_all(request.as_bytes())?;
     let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
+    stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -314,7 +281,17 @@ fn form_post(port: u16, path: &str, form: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    (status, body.to_owned())
+    let retry_after = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().to_owned())
+    });
+    Ok(RawAnswer {
+        status,
+        retry_after,
+        body: body.to_owned(),
+    })
 }
 
 impl Drop for RealLms {
