@@ -17,6 +17,8 @@ pub const LEGACY_ALLOWANCE_PATH: &str = "/api/enrollment/v1/enrollment_allowed/"
 /// The `EnrollmentViewSet` action on master (API v2).
 pub const VIEWSET_ALLOWANCE_PATH: &str = "/api/enrollment/v2/enrollment/enrollment_allowed/";
 
+const READ_ALLOWANCE: Call = Call::new("read_allowance");
+
 pub(super) const MODE_UNRESOLVED: u8 = 0;
 pub(super) const MODE_LEGACY: u8 = 1;
 pub(super) const MODE_VIEWSET: u8 = 2;
@@ -108,6 +110,27 @@ impl OpenEdxClient {
         }
     }
 
+    /// `auto_enroll` of the learner's allowance for `course_id` (`None`: no such row),
+    /// read from the list `GET path?email=` answers.
+    async fn read_auto_enroll(
+        &self,
+        url: &str,
+        email: &str,
+        course_id: &str,
+    ) -> Result<Option<bool>, LmsError> {
+        let reply = self
+            .transport
+            .send(READ_ALLOWANCE, |http| {
+                http.get(url).query(&[("email", email)])
+            })
+            .await?;
+        if reply.code() != 200 {
+            return Err(reply.unexpected(READ_ALLOWANCE.operation));
+        }
+        parse_allowance_auto_enroll(&reply.body, course_id)
+            .map_err(invalid(READ_ALLOWANCE.operation))
+    }
+
     /// The allowance exists: make sure `auto_enroll` is on, as the plugin does
     /// (`get_or_create` then `auto_enroll = True; save()`). The REST API cannot update
     /// a row, so a row with `auto_enroll=false` is replaced; if the new row cannot be
@@ -118,24 +141,14 @@ impl OpenEdxClient {
         email: &str,
         course_id: &str,
     ) -> Result<AllowanceOutcome, LmsError> {
-        const READ: Call = Call::new("read_allowance");
         let url = self.transport.url(path);
-        let reply = self
-            .transport
-            .send(READ, |http| http.get(&url).query(&[("email", email)]))
-            .await?;
-        if reply.code() != 200 {
-            return Err(reply.unexpected(READ.operation));
-        }
-        match parse_allowance_auto_enroll(&reply.body, course_id)
-            .map_err(invalid(READ.operation))?
-        {
+        match self.read_auto_enroll(&url, email, course_id).await? {
             Some(true) => return Ok(AllowanceOutcome::AlreadyPresent),
             Some(false) => {}
             // The LMS said it exists, and then that it does not: not a success.
             None => {
                 return Err(LmsError::InvalidResponse {
-                    operation: READ.operation,
+                    operation: READ_ALLOWANCE.operation,
                     detail: "the allowance reported as existing is not in the learner's list"
                         .into(),
                 })
@@ -173,15 +186,7 @@ impl OpenEdxClient {
             }
             // Someone re-created it meanwhile: success only if with auto_enroll on.
             Ok(reply) if reply.code() == 409 => {
-                let reread = self
-                    .transport
-                    .send(READ, |http| http.get(&url).query(&[("email", email)]))
-                    .await?;
-                if reread.code() == 200
-                    && parse_allowance_auto_enroll(&reread.body, course_id)
-                        .map_err(invalid(READ.operation))?
-                        == Some(true)
-                {
+                if self.read_auto_enroll(&url, email, course_id).await? == Some(true) {
                     return Ok(AllowanceOutcome::AutoEnrollEnabled);
                 }
                 return Err(LmsError::InvalidResponse {
