@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use edx_hooks_shared::openedx::config::{LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
+use edx_hooks_shared::openedx::config::{
+    env_bool, env_parse, ConfigError, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL,
+};
 use edx_hooks_shared::openedx::rest::{credential_cache, credentials_from_env};
 use edx_hooks_shared::openedx::{deadline, ModePolicy, OpenEdxClient, OpenEdxConfig};
 use edx_hooks_shared::secrets::{
@@ -16,35 +18,17 @@ use edx_hooks_shared::secrets::{
 };
 
 use crate::enroll::{ApplyApi, ApplySettings};
-use crate::service::{Reply, WebhookService, DEFAULT_REQUEST_BUDGET, SIGNATURE_HEADER};
+use crate::service::{
+    Reply, WebhookService, DEFAULT_DEADLINE_MARGIN, DEFAULT_REQUEST_BUDGET, SIGNATURE_HEADER,
+};
 
-/// Kept free before the Lambda's deadline: time to log, emit metrics and answer.
-const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
-
-fn env_millis(name: &str) -> Result<Option<Duration>, lambda_http::Error> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse::<u64>()
-            .map(|ms| Some(Duration::from_millis(ms)))
-            .map_err(|_| {
-                format!("invalid {name}={v:?}: not a whole number of milliseconds").into()
-            }),
-        _ => Ok(None),
-    }
+/// A duration in milliseconds from the environment (validated at start).
+fn env_millis(name: &'static str) -> Result<Option<Duration>, ConfigError> {
+    Ok(env_parse::<u64>(name)?.map(Duration::from_millis))
 }
 
-fn env_flag(name: &str) -> Result<bool, lambda_http::Error> {
-    match std::env::var(name)
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "" | "0" | "false" | "no" => Ok(false),
-        "1" | "true" | "yes" => Ok(true),
-        other => Err(format!("invalid {name}={other:?}: expected true or false").into()),
-    }
+fn env_flag(name: &'static str) -> Result<bool, ConfigError> {
+    Ok(env_bool(name)?.unwrap_or(false))
 }
 
 /// `OPENEDX_ENROLLMENT_MODES`, `OPENEDX_COURSE_MODES`, `OPENEDX_UPGRADE_EXISTING_ENROLLMENTS`,
@@ -92,17 +76,19 @@ pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_
         DEFAULT_MIN_FORCED_REFRESH,
     ));
     let budget = env_millis("EDX_HOOKS_REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET);
+    let margin = env_millis("EDX_HOOKS_DEADLINE_MARGIN_MS")?.unwrap_or(DEFAULT_DEADLINE_MARGIN);
     Ok(WebhookService::new(Arc::new(lms), secrets)
         .with_settings(apply_settings_from_env()?)
-        .with_budget(budget))
+        .with_budget(budget)
+        .with_deadline_margin(margin))
 }
 
-/// The invocation's deadline as an `Instant`, minus the margin
-/// (`EDX_HOOKS_DEADLINE_MARGIN_MS`, default 1500 ms). A runtime that reports a deadline
+/// The invocation's deadline as an `Instant`, minus `margin`
+/// (`EDX_HOOKS_DEADLINE_MARGIN_MS`, default 1500 ms, read at start). A runtime that reports a deadline
 /// already (nearly) past at the start of an invocation is not telling the time (Lambda
 /// starts the handler with the function's whole timeout ahead, ≥ 1 s): it is ignored,
 /// and the request budget applies.
-fn invocation_deadline(request: &Request) -> Option<Instant> {
+fn invocation_deadline(request: &Request, margin: Duration) -> Option<Instant> {
     let context = request.lambda_context_ref()?;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -117,10 +103,6 @@ fn invocation_deadline(request: &Request) -> Option<Instant> {
         return None;
     }
     let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
-    let margin = env_millis("EDX_HOOKS_DEADLINE_MARGIN_MS")
-        .ok()
-        .flatten()
-        .unwrap_or(DEFAULT_DEADLINE_MARGIN);
     Some(Instant::now() + left.saturating_sub(margin))
 }
 
@@ -142,7 +124,7 @@ pub async fn handle<L: edx_hooks_shared::openedx::EnrollmentLms>(
         _ => b"",
     };
     let work = service.handle(&method, &path, signature.as_deref(), body);
-    let reply = match invocation_deadline(&request) {
+    let reply = match invocation_deadline(&request, service.deadline_margin()) {
         Some(at) => deadline::with_deadline(at, work).await,
         None => work.await,
     };
@@ -177,7 +159,7 @@ mod tests {
             Request::default().with_lambda_context(context)
         };
         let request = with_deadline(now_ms + 10_000);
-        let at = invocation_deadline(&request).expect("a deadline");
+        let at = invocation_deadline(&request, DEFAULT_DEADLINE_MARGIN).expect("a deadline");
         let left = at.saturating_duration_since(Instant::now());
         // 10 s left minus the default 1.5 s margin.
         assert!(
@@ -185,9 +167,13 @@ mod tests {
             "{left:?}"
         );
         // A deadline already past at the start is not believed (the budget applies).
-        assert!(invocation_deadline(&with_deadline(now_ms.saturating_sub(5_000))).is_none());
-        assert!(invocation_deadline(&with_deadline(0)).is_none());
+        assert!(invocation_deadline(
+            &with_deadline(now_ms.saturating_sub(5_000)),
+            DEFAULT_DEADLINE_MARGIN
+        )
+        .is_none());
+        assert!(invocation_deadline(&with_deadline(0), DEFAULT_DEADLINE_MARGIN).is_none());
         // Outside Lambda (tests, local runs): none; the service's budget applies.
-        assert!(invocation_deadline(&Request::default()).is_none());
+        assert!(invocation_deadline(&Request::default(), DEFAULT_DEADLINE_MARGIN).is_none());
     }
 }

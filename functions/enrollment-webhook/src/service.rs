@@ -109,12 +109,15 @@ pub fn is_webhook_path(path: &str) -> bool {
 /// Time a request may take when no Lambda deadline applies (local runs, tests);
 /// below API Gateway's 30 s integration timeout.
 pub const DEFAULT_REQUEST_BUDGET: Duration = Duration::from_secs(25);
+/// Kept free before the Lambda's deadline: time to log, emit metrics and answer.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
 pub struct WebhookService<L> {
     lms: Arc<L>,
     secrets: Arc<SecretCache<SecretSource>>,
     settings: ApplySettings,
     budget: Duration,
+    deadline_margin: Duration,
 }
 
 struct Summary {
@@ -133,6 +136,7 @@ impl<L: EnrollmentLms> WebhookService<L> {
             secrets,
             settings: ApplySettings::default(),
             budget: DEFAULT_REQUEST_BUDGET,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
         }
     }
 
@@ -147,6 +151,16 @@ impl<L: EnrollmentLms> WebhookService<L> {
     pub fn with_budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
         self
+    }
+
+    /// Kept free before the Lambda's own deadline, to log, emit metrics and answer.
+    pub fn with_deadline_margin(mut self, margin: Duration) -> Self {
+        self.deadline_margin = margin;
+        self
+    }
+
+    pub fn deadline_margin(&self) -> Duration {
+        self.deadline_margin
     }
 
     /// Handle one request and emit its log line and metrics.

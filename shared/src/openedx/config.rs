@@ -83,7 +83,8 @@ pub struct ConfigError {
     pub reason: &'static str,
 }
 
-fn env_parse<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError> {
+/// `name` as a number; unset or blank = `None`, anything else unparsable an error.
+pub fn env_parse<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, ConfigError> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v.trim().parse::<T>().map(Some).map_err(|_| ConfigError {
             name,
@@ -94,7 +95,8 @@ fn env_parse<T: std::str::FromStr>(name: &'static str) -> Result<Option<T>, Conf
     }
 }
 
-fn env_bool(name: &'static str) -> Result<Option<bool>, ConfigError> {
+/// `name` as a boolean (`1/true/yes`, `0/false/no`); unset or blank = `None`.
+pub fn env_bool(name: &'static str) -> Result<Option<bool>, ConfigError> {
     match std::env::var(name) {
         Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
             "" => Ok(None),
