@@ -11,6 +11,8 @@ import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.sites.models import Site
 from oauth2_provider.models import Application
+
+from openedx.core.djangoapps.oauth_dispatch.models import RestrictedApplication
 from opaque_keys.edx.keys import CourseKey
 
 from common.djangoapps.course_modes.models import CourseMode
@@ -59,6 +61,11 @@ def application(owner, client_id, secret):
 
 service = user("edx_hooks_service", "service@edx-hooks.test", staff=True)
 application(service, "edx-hooks-service", "edx-hooks-service-secret")
+# A second application of the service user, marked restricted (its JWTs carry
+# `is_restricted: true`): what edx-hooks-doctor's `lms.application_unrestricted` catches.
+application(service, "edx-hooks-restricted", "edx-hooks-restricted-secret")
+RestrictedApplication.objects.get_or_create(
+    application=Application.objects.get(client_id="edx-hooks-restricted"))
 nonstaff = user("edx_hooks_nonstaff", "nonstaff@edx-hooks.test")
 application(nonstaff, "edx-hooks-nonstaff", "edx-hooks-nonstaff-secret")
 for name in ("alice", "bob", "carol", "dave", "erin", "frank", "verified_vera", "full_holder"):

@@ -26,6 +26,10 @@ pub mod seed {
     pub const SERVICE_USER: &str = "edx_hooks_service";
     pub const SERVICE_CLIENT_ID: &str = "edx-hooks-service";
     pub const SERVICE_CLIENT_SECRET: &str = "edx-hooks-service-secret";
+    /// A second application of [`SERVICE_USER`], marked restricted
+    /// (`oauth_dispatch.RestrictedApplication`): its JWTs say `is_restricted: true`.
+    pub const RESTRICTED_CLIENT_ID: &str = "edx-hooks-restricted";
+    pub const RESTRICTED_CLIENT_SECRET: &str = "edx-hooks-restricted-secret";
     /// Not staff, owner of [`NONSTAFF_CLIENT_ID`] (the 403 path).
     pub const NONSTAFF_USER: &str = "edx_hooks_nonstaff";
     pub const NONSTAFF_CLIENT_ID: &str = "edx-hooks-nonstaff";
