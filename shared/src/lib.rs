@@ -4,6 +4,7 @@
 //! Without the default `adapters` feature only the pure parts build (no AWS SDK, no
 //! HTTP client, no async runtime): what the fuzz targets in `fuzz/` link against.
 pub mod canonical_json;
+pub mod count_refresh;
 pub mod course_key;
 pub mod enrollment_answers;
 pub mod enrollment_mode;
