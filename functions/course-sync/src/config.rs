@@ -42,6 +42,8 @@ pub struct Settings {
     pub richie: RichieClientConfig,
     pub http_budget: Duration,
     pub queue_url: Option<String>,
+    /// `COURSE_SYNC_COUNT_QUEUE_URL`: the enrollment-count FIFO queue (`count_queue.rs`).
+    pub count_queue_url: Option<String>,
 }
 
 /// `host[:port]` of a base URL (`https://lms.example.com:8443/x` → `lms.example.com:8443`).
@@ -220,6 +222,9 @@ impl Settings {
             queue_url: env
                 .get("COURSE_SYNC_QUEUE_URL")
                 .map(|u| u.trim().to_owned()),
+            count_queue_url: env
+                .get("COURSE_SYNC_COUNT_QUEUE_URL")
+                .map(|u| u.trim().to_owned()),
         })
     }
 }
@@ -262,6 +267,7 @@ mod tests {
         );
         assert_eq!(s.http_budget, DEFAULT_HTTP_BUDGET);
         assert_eq!(s.queue_url, None);
+        assert_eq!(s.count_queue_url, None);
         assert_eq!(s.sources, CatalogSources::default());
     }
 

@@ -10,6 +10,18 @@
 //!    (`openedx_events/content_authoring/signals.py`, data key `catalog_info`).
 //! 3. `{"course_id": "course-v1:..."}` (or `course_key`), for manual triggers (the
 //!    queue's job messages extend it, see `job.rs`).
+//! 4. openedx-webhooks' enrollment events `COURSE_ENROLLMENT_CREATED` /
+//!    `COURSE_ENROLLMENT_CHANGED` (sent by the **LMS**): `_process_event` posts
+//!    `{"openedx_events.learning.data.CourseEnrollmentData": asdict(enrollment),
+//!    "event_metadata": asdict(metadata)}` (aulasneo/openedx-webhooks
+//!    `openedx_webhooks/receivers.py`, `course_enrollment_created_receiver` /
+//!    `course_enrollment_changed_receiver`); the data class is openedx-events'
+//!    `learning/data.py::CourseEnrollmentData` — `user` (`id`, `is_active`, `pii`:
+//!    username, email, name), `course` (`CourseData`: `course_key`, `display_name`,
+//!    `start`, `end`), `mode`, `is_active`, `creation_date`, `created_by` — and the event
+//!    types are `org.openedx.learning.course.enrollment.{created,changed}.v1`
+//!    (`learning/signals.py`). Only `course.course_key` is read (the learner's PII is
+//!    never looked at or logged): [`Inbound::Enrollment`], a count refresh of that course.
 //!
 //! An `event_metadata.event_type` other than the catalog-info-changed type is not an
 //! error: the message is acknowledged and ignored (a webhook configured for the wrong
@@ -23,6 +35,14 @@ use crate::payload::CatalogSnapshot;
 pub const CATALOG_DATA_KEY: &str = "openedx_events.content_authoring.data.CourseCatalogData";
 /// `COURSE_CATALOG_INFO_CHANGED.event_type` (openedx-events `content_authoring/signals.py`).
 pub const CATALOG_EVENT_TYPE: &str = "org.openedx.content_authoring.course.catalog_info.changed.v1";
+/// openedx-webhooks' top-level key for the enrollment events (`CourseEnrollmentData`).
+pub const ENROLLMENT_DATA_KEY: &str = "openedx_events.learning.data.CourseEnrollmentData";
+/// `COURSE_ENROLLMENT_CREATED` / `COURSE_ENROLLMENT_CHANGED` event types (openedx-events
+/// `learning/signals.py`).
+pub const ENROLLMENT_EVENT_TYPES: [&str; 2] = [
+    "org.openedx.learning.course.enrollment.created.v1",
+    "org.openedx.learning.course.enrollment.changed.v1",
+];
 /// Longest course key we accept (edx-platform's `CourseKeyField` is 255 characters).
 const MAX_COURSE_ID_LEN: usize = 255;
 
@@ -47,6 +67,9 @@ impl SyncRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inbound {
     Course(SyncRequest),
+    /// An enrollment in this course was created or changed: its enrollment count (and
+    /// only the LMS's own values) should be refreshed. Never carries a snapshot.
+    Enrollment(SyncRequest),
     /// A well-formed event of another type.
     Ignored {
         event_type: String,
@@ -146,6 +169,24 @@ fn catalog_data(data: &Value) -> Result<SyncRequest, EventError> {
     })
 }
 
+/// The course of an enrollment event: `<ENROLLMENT_DATA_KEY>.course.course_key` (or
+/// the openedx-events signal's own data key, `enrollment`).
+fn enrollment_data(body: &Map<String, Value>) -> Result<SyncRequest, EventError> {
+    let data = body
+        .get(ENROLLMENT_DATA_KEY)
+        .or_else(|| body.get("enrollment"))
+        .ok_or(EventError::InvalidField {
+            field: "enrollment",
+            reason: "missing",
+        })?;
+    let course = data.get("course").ok_or(EventError::InvalidField {
+        field: "course",
+        reason: "missing",
+    })?;
+    let course_id = course_id_field(course.get("course_key"), "course_key")?;
+    Ok(SyncRequest::course(course_id))
+}
+
 /// The event type in `event_metadata`, if the body has one.
 fn event_type(body: &Map<String, Value>) -> Option<&str> {
     body.get("event_metadata")?.get("event_type")?.as_str()
@@ -155,6 +196,9 @@ fn event_type(body: &Map<String, Value>) -> Option<&str> {
 pub fn parse_course_value(value: &Value) -> Result<Inbound, EventError> {
     let body = value.as_object().ok_or(EventError::Unrecognized)?;
     if let Some(kind) = event_type(body) {
+        if ENROLLMENT_EVENT_TYPES.contains(&kind) {
+            return enrollment_data(body).map(Inbound::Enrollment);
+        }
         if kind != CATALOG_EVENT_TYPE {
             return Ok(Inbound::Ignored {
                 event_type: kind.chars().take(200).collect(),
@@ -219,7 +263,9 @@ pub fn parse_command(value: &Value) -> Result<Command, EventError> {
         return Ok(Command::Courses(requests));
     }
     match parse_course_value(value)? {
-        Inbound::Course(request) => Ok(Command::Courses(vec![request])),
+        Inbound::Course(request) | Inbound::Enrollment(request) => {
+            Ok(Command::Courses(vec![request]))
+        }
         Inbound::Ignored { .. } => Ok(Command::Courses(Vec::new())),
     }
 }
@@ -260,8 +306,40 @@ mod tests {
             Inbound::Course(SyncRequest::course("a/b/c"))
         );
         assert_eq!(
-            parse_course_event(br#"{"openedx_events.x": {}, "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.created.v1"}}"#).unwrap(),
-            Inbound::Ignored { event_type: "org.openedx.learning.course.enrollment.created.v1".into() }
+            parse_course_event(br#"{"openedx_events.x": {}, "event_metadata": {"event_type": "org.openedx.learning.course.unenrollment.completed.v1"}}"#).unwrap(),
+            Inbound::Ignored { event_type: "org.openedx.learning.course.unenrollment.completed.v1".into() }
+        );
+    }
+
+    #[test]
+    fn enrollment_events_are_count_refreshes_of_their_course() {
+        // openedx-webhooks' body for COURSE_ENROLLMENT_CREATED (`asdict(enrollment,
+        // value_serializer=str)` + `asdict(metadata)`), as in events/course-sync/.
+        let created =
+            include_str!("../../../events/course-sync/openedx-webhooks-enrollment-created.json");
+        assert_eq!(
+            parse_course_event(created.as_bytes()).unwrap(),
+            Inbound::Enrollment(SyncRequest::course("course-v1:edX+DemoX+Demo_Course"))
+        );
+        // COURSE_ENROLLMENT_CHANGED (e.g. a mode change or a deactivation); the
+        // openedx-events signal shape (`enrollment`) is read the same way.
+        let changed = r#"{"enrollment": {"user": {"id": 7, "is_active": true, "pii": {"username": "u", "email": "u@example.com", "name": ""}}, "course": {"course_key": "course-v1:a+b+c", "display_name": "", "start": null, "end": null}, "mode": "verified", "is_active": false, "creation_date": "2030-01-01 00:00:00+00:00", "created_by": null}, "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.changed.v1"}}"#;
+        assert_eq!(
+            parse_course_event(changed.as_bytes()).unwrap(),
+            Inbound::Enrollment(SyncRequest::course("course-v1:a+b+c"))
+        );
+        // Malformed enrollment events are errors (400), never a sync of something else.
+        for bad in [
+            r#"{"event_metadata": {"event_type": "org.openedx.learning.course.enrollment.created.v1"}}"#,
+            r#"{"openedx_events.learning.data.CourseEnrollmentData": {"course": {}}, "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.created.v1"}}"#,
+            r#"{"openedx_events.learning.data.CourseEnrollmentData": {"course": {"course_key": "a b"}}, "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.changed.v1"}}"#,
+            r#"{"openedx_events.learning.data.CourseEnrollmentData": [], "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.changed.v1"}}"#,
+        ] {
+            assert!(parse_course_event(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_command(&serde_json::from_str(created).unwrap()).unwrap(),
+            Command::Courses(vec![SyncRequest::course("course-v1:edX+DemoX+Demo_Course")])
         );
     }
 

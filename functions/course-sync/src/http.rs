@@ -15,6 +15,7 @@
 //! | no or wrong token / signature | 401 |
 //! | token secret unavailable, nothing cached | 500 |
 //! | event of another type | 200 `ignored` |
+//! | enrollment event (`COURSE_ENROLLMENT_CREATED`/`CHANGED`) put on the count queue | 200 `refresh_queued` (no count queue, or it failed: synced now, as below) |
 //! | body not an accepted event | 400 |
 //! | `Done` | 200 |
 //! | `Rejected`: unknown course / not a Richie run / Richie refused it | 404 / 400 / 422 |
@@ -27,6 +28,7 @@ use edx_hooks_shared::richie::RichieApi;
 use edx_hooks_shared::secrets::{flatten_secret_versions, SecretError};
 
 use crate::auth::{authenticate, AuthMethod, MAX_CREDENTIAL_LEN};
+use crate::count_queue::Refresh;
 use crate::event::{parse_course_event, Inbound, SyncRequest};
 use crate::job::Job;
 use crate::plan::{decide, Plan};
@@ -149,6 +151,16 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         };
         let job = match parse_course_event(request.body) {
             Ok(Inbound::Course(r)) => Job::from_request(trusted(r, auth)),
+            // Signed or not, an enrollment event only asks for the LMS's own values.
+            Ok(Inbound::Enrollment(r)) => {
+                match self.request_count_refresh(&r.course_id, tally).await {
+                    Refresh::Queued => {
+                        let body = json!({"status": "refresh_queued", "course_id": r.course_id});
+                        return (HttpReply::new(200, body), "refresh_queued", Some(auth));
+                    }
+                    Refresh::SyncNow => Job::course(r.course_id),
+                }
+            }
             Ok(Inbound::Ignored { event_type }) => {
                 tracing::info!(event_type, "event of another type acknowledged and ignored");
                 return (

@@ -154,7 +154,9 @@ impl Job {
             }));
         }
         match parse_course_event(body)? {
-            Inbound::Course(request) => Ok(Some(Job::course(request.course_id))),
+            Inbound::Course(request) | Inbound::Enrollment(request) => {
+                Ok(Some(Job::course(request.course_id)))
+            }
             Inbound::Ignored { .. } => Ok(None),
         }
     }

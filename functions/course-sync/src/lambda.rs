@@ -8,6 +8,7 @@
 //! | API Gateway HTTP API (payload 2.0), function URL | `requestContext.http` | `ApiGatewayV2httpRequest` | `{statusCode, headers, body}` |
 //! | API Gateway REST API (payload 1.0) | `httpMethod` + `requestContext` | `ApiGatewayProxyRequest` | same |
 //! | SQS batch | `Records[].eventSource == "aws:sqs"` | `SqsEvent` | `SqsBatchResponse` (`batchItemFailures`) |
+//! | SQS batch from the count-refresh FIFO queue | the same, every `eventSourceARN` ending in `.fifo` | `SqsEvent` | the same, failures from the first failed record on (`count_queue.rs`) |
 //! | EventBridge schedule | `detail-type == "Scheduled Event"` | `EventBridgeEvent` | resync summary (error → Lambda retries) |
 //! | direct invocation | anything else | `event::parse_command` | `{"course_ids": [...]}` / `{"resync": "all"}` / a course body |
 //!
@@ -33,6 +34,7 @@ use edx_hooks_shared::secrets::{
 
 use crate::auth::{SIGNATURE_HEADER, TOKEN_PARAM};
 use crate::config::{ProcessEnv, Settings, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
+use crate::count_queue::SqsCountQueue;
 use crate::queue::{NoQueue, Queue, RetryQueue, SqsQueue};
 use crate::service::{CourseSyncService, HttpReply, HttpRequest, QueueRecord, TargetsProvider};
 use crate::sync::Syncer;
@@ -57,6 +59,8 @@ pub enum EventKind {
     /// The body could not be decoded (bad base64): answered 400.
     BadHttp(String),
     Queue(Vec<QueueRecord>),
+    /// A batch from the count-refresh FIFO queue.
+    CountRefresh(Vec<QueueRecord>),
     Schedule,
     Direct(Value),
 }
@@ -175,11 +179,14 @@ fn queue_records(event: SqsEvent) -> Option<Vec<QueueRecord>> {
 /// Tell the event sources apart, then read each as its typed event.
 pub fn classify(event: Value) -> EventKind {
     if event.get("Records").is_some() {
-        if let Some(records) = serde_json::from_value::<SqsEvent>(event.clone())
-            .ok()
-            .and_then(queue_records)
-        {
-            return EventKind::Queue(records);
+        if let Ok(sqs) = serde_json::from_value::<SqsEvent>(event.clone()) {
+            let fifo = crate::count_queue::is_fifo_batch(&sqs);
+            if let Some(records) = queue_records(sqs) {
+                return match fifo {
+                    true => EventKind::CountRefresh(records),
+                    false => EventKind::Queue(records),
+                };
+            }
         }
     }
     if event.get("requestContext").is_some() {
@@ -265,6 +272,10 @@ pub async fn handle_event<L: CatalogLms, R: RichieApi, Q: RetryQueue>(
             let failures = service.handle_queue(&records).await;
             Ok(serde_json::to_value(batch_response(failures))?)
         }
+        EventKind::CountRefresh(records) => {
+            let failures = service.handle_count_refreshes(&records).await;
+            Ok(serde_json::to_value(batch_response(failures))?)
+        }
         EventKind::Schedule => Ok(service.handle_resync().await?),
         EventKind::Direct(command) => Ok(service.handle_command(&command).await?),
     }
@@ -337,13 +348,11 @@ pub async fn service_from_env() -> Result<Service, lambda_runtime::Error> {
             Queue::None(NoQueue)
         }
     };
-    Ok(CourseSyncService::new(
-        syncer,
-        targets,
-        tokens,
-        queue,
-        settings.http_budget,
-    ))
+    let service = CourseSyncService::new(syncer, targets, tokens, queue, settings.http_budget);
+    Ok(match &settings.count_queue_url {
+        Some(url) => service.with_count_queue(Arc::new(SqsCountQueue::from_env(url.clone()).await)),
+        None => service,
+    })
 }
 
 #[cfg(test)]

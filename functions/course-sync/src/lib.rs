@@ -9,6 +9,8 @@
 //! * `http`: the HTTP layer (statuses, answers); `render`: JSON summaries.
 //! * `auth`: URL token / HMAC header checks.
 //! * `queue`: the retry queue port and its SQS adapter.
+//! * `count_queue`: enrollment counts — the count-refresh FIFO queue's port and SQS
+//!   adapter, enrollment events on the HTTP route, the FIFO consumer's failure rule.
 //! * `service`: HTTP, SQS, schedule and direct entry points without Lambda types.
 //! * `lambda`: Lambda events ⇄ service, and wiring from the environment.
 //!
@@ -19,6 +21,8 @@
 pub mod auth;
 #[cfg(feature = "adapters")]
 pub mod config;
+#[cfg(feature = "adapters")]
+pub mod count_queue;
 pub mod event;
 #[cfg(feature = "adapters")]
 pub mod http;

@@ -105,6 +105,9 @@ pub struct CourseSyncService<L, R, Q> {
     pub(crate) tokens: Arc<SecretCache<SecretSource>>,
     pub(crate) queue: Q,
     pub(crate) http_budget: Duration,
+    /// The enrollment-count FIFO queue (`count_queue.rs`); `None`: enrollment events
+    /// sync their course at once.
+    pub(crate) count_queue: Option<Arc<dyn crate::count_queue::CountRefreshQueue>>,
 }
 
 /// Counters for one invocation's EMF line.
@@ -159,6 +162,7 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
             tokens,
             queue,
             http_budget,
+            count_queue: None,
         }
     }
 
