@@ -17,6 +17,7 @@ use edx_hooks_shared::secrets::{
     DEFAULT_MIN_FORCED_REFRESH,
 };
 
+use crate::count_refresh::SqsCountNotifier;
 use crate::enroll::{ApplyApi, ApplySettings};
 use crate::service::{
     Reply, WebhookService, DEFAULT_DEADLINE_MARGIN, DEFAULT_REQUEST_BUDGET, SIGNATURE_HEADER,
@@ -77,10 +78,22 @@ pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_
     ));
     let budget = env_millis("EDX_HOOKS_REQUEST_BUDGET_MS")?.unwrap_or(DEFAULT_REQUEST_BUDGET);
     let margin = env_millis("EDX_HOOKS_DEADLINE_MARGIN_MS")?.unwrap_or(DEFAULT_DEADLINE_MARGIN);
-    Ok(WebhookService::new(Arc::new(lms), secrets)
+    let service = WebhookService::new(Arc::new(lms), secrets)
         .with_settings(apply_settings_from_env()?)
         .with_budget(budget)
-        .with_deadline_margin(margin))
+        .with_deadline_margin(margin);
+    // ENROLLMENT_COUNT_QUEUE_URL: course-sync's enrollment-count FIFO queue; unset → off.
+    Ok(
+        match std::env::var("ENROLLMENT_COUNT_QUEUE_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(url) => service.with_count_notifier(Arc::new(
+                SqsCountNotifier::from_env(url.trim().to_owned()).await,
+            )),
+            None => service,
+        },
+    )
 }
 
 /// The invocation's deadline as an `Instant`, minus `margin`

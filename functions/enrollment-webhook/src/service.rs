@@ -14,6 +14,7 @@ use edx_hooks_shared::openedx::{deadline, EnrollmentLms};
 use edx_hooks_shared::secrets::{flatten_secret_versions, SecretCache, SecretError, SecretSource};
 use edx_hooks_shared::signature::{self, SignedForm, SignedMessages};
 
+use crate::count_refresh::{notify_bounded, refreshes_for, CountNotifier, NOTIFY_TIMEOUT};
 use crate::enroll::{apply, Applied, ApplyError, ApplySettings};
 use crate::request::validate;
 
@@ -118,11 +119,15 @@ pub struct WebhookService<L> {
     settings: ApplySettings,
     budget: Duration,
     deadline_margin: Duration,
+    /// Enrollment-count refreshes after a success (`count_refresh.rs`); `None`: off.
+    count_notifier: Option<Arc<dyn CountNotifier>>,
 }
 
 struct Summary {
     outcome: Outcome,
     courses: usize,
+    /// The courses of a successful request (as sent; `refreshes_for` dedups).
+    applied_courses: Vec<String>,
     email_hash: Option<String>,
     signed_form: Option<SignedForm>,
     error_kind: Option<&'static str>,
@@ -137,7 +142,14 @@ impl<L: EnrollmentLms> WebhookService<L> {
             settings: ApplySettings::default(),
             budget: DEFAULT_REQUEST_BUDGET,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            count_notifier: None,
         }
+    }
+
+    /// Ask for an enrollment-count refresh of each course after every success.
+    pub fn with_count_notifier(mut self, notifier: Arc<dyn CountNotifier>) -> Self {
+        self.count_notifier = Some(notifier);
+        self
     }
 
     /// How requests are applied (modes, REST or bulk API).
@@ -175,6 +187,7 @@ impl<L: EnrollmentLms> WebhookService<L> {
         let mut summary = Summary {
             outcome: Outcome::NotFound,
             courses: 0,
+            applied_courses: Vec::new(),
             email_hash: None,
             signed_form: None,
             error_kind: None,
@@ -186,6 +199,8 @@ impl<L: EnrollmentLms> WebhookService<L> {
             self.process(method, path, signature, body, &mut summary),
         )
         .await;
+        // Only after the enrollments were applied, and never changing the answer.
+        let count_refresh = self.refresh_counts(&summary).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(
             target: "enrollment_webhook",
@@ -216,6 +231,11 @@ impl<L: EnrollmentLms> WebhookService<L> {
         // (and alarm) for every refusal that a retry cannot cure.
         if summary.permanent {
             metrics.count("PermanentRefusals", 1.0);
+        }
+        match count_refresh {
+            Some(Ok(n)) => metrics.count("CountRefreshesQueued", n as f64),
+            Some(Err(())) => metrics.count("CountRefreshFailures", 1.0),
+            None => {}
         }
         metrics.milliseconds("Latency", latency_ms);
         metrics.emit();
@@ -280,6 +300,7 @@ impl<L: EnrollmentLms> WebhookService<L> {
 
         match apply(self.lms.as_ref(), &self.settings, &request).await {
             Ok(applied) => {
+                summary.applied_courses = request.course_ids.clone();
                 summary.outcome = match applied {
                     Applied::Enrolled { .. } => Outcome::Enrolled,
                     Applied::Allowed { .. } => Outcome::Allowed,
@@ -309,6 +330,30 @@ impl<L: EnrollmentLms> WebhookService<L> {
                 } else {
                     Reply::failure(status, err.to_string())
                 }
+            }
+        }
+    }
+
+    /// Queue one enrollment-count refresh per course of a successful request (bounded
+    /// by [`NOTIFY_TIMEOUT`]; a failure is logged without the email and counted).
+    /// `None`: nothing to do (no notifier, or the request did not succeed); `Ok(n)`: `n`
+    /// refreshes queued.
+    async fn refresh_counts(&self, summary: &Summary) -> Option<Result<usize, ()>> {
+        let notifier = self.count_notifier.as_ref()?;
+        if !matches!(summary.outcome, Outcome::Enrolled | Outcome::Allowed) {
+            return None;
+        }
+        let refreshes = refreshes_for(&summary.applied_courses);
+        match notify_bounded(notifier.as_ref(), &refreshes, NOTIFY_TIMEOUT).await {
+            Ok(()) => Some(Ok(refreshes.len())),
+            Err(err) => {
+                tracing::warn!(
+                    target: "enrollment_webhook",
+                    error = %err,
+                    courses = ?summary.applied_courses,
+                    "enrollment count refresh not queued; Richie's count waits for the next enrollment, publish or resync"
+                );
+                Some(Err(()))
             }
         }
     }
@@ -427,6 +472,165 @@ mod tests {
             "{}",
             reply.body
         );
+    }
+
+    mod count_refresh {
+        use super::super::*;
+        use crate::count_refresh::{CountNotifier, NotifyError, NotifyFuture};
+        use edx_hooks_shared::count_refresh::CountRefresh;
+        use edx_hooks_shared::openedx::{
+            AllowanceOutcome, EnrollmentOutcome, LmsError, LmsUser, ModeChoice,
+        };
+        use edx_hooks_shared::secrets::StaticSecret;
+        use std::sync::Mutex;
+
+        /// Every course exists but `course-v1:x+missing+r`; every email has an account.
+        struct Lms;
+        impl EnrollmentLms for Lms {
+            async fn course_exists(&self, id: &str) -> Result<bool, LmsError> {
+                Ok(id != "course-v1:x+missing+r")
+            }
+            async fn find_user_by_email(&self, _: &str) -> Result<Option<LmsUser>, LmsError> {
+                Ok(Some(LmsUser {
+                    username: "learner".into(),
+                    is_active: true,
+                }))
+            }
+            async fn course_modes(&self, _: &str) -> Result<Vec<String>, LmsError> {
+                Ok(vec!["audit".into()])
+            }
+            async fn ensure_enrollment(
+                &self,
+                _: &str,
+                _: &str,
+                _: &ModeChoice,
+                _: bool,
+            ) -> Result<EnrollmentOutcome, LmsError> {
+                Ok(EnrollmentOutcome::Active)
+            }
+            async fn ensure_allowance(
+                &self,
+                _: &str,
+                _: &str,
+            ) -> Result<AllowanceOutcome, LmsError> {
+                Ok(AllowanceOutcome::Created)
+            }
+        }
+
+        /// Records the bodies it is given; fails, hangs or succeeds.
+        #[derive(Default)]
+        struct Recorder {
+            calls: Mutex<Vec<Vec<String>>>,
+            fail: bool,
+            hang: bool,
+        }
+        impl CountNotifier for Recorder {
+            fn notify<'a>(&'a self, refreshes: &'a [CountRefresh]) -> NotifyFuture<'a> {
+                if let Ok(mut calls) = self.calls.lock() {
+                    calls.push(refreshes.iter().map(|r| r.body.clone()).collect());
+                }
+                Box::pin(async move {
+                    if self.hang {
+                        std::future::pending::<()>().await;
+                    }
+                    match self.fail {
+                        true => Err(NotifyError::Send {
+                            failed: refreshes.len(),
+                            detail: "AWS.SimpleQueueService.NonExistentQueue".into(),
+                        }),
+                        false => Ok(()),
+                    }
+                })
+            }
+        }
+
+        fn service(notifier: Option<Arc<Recorder>>) -> WebhookService<Lms> {
+            let secrets = Arc::new(SecretCache::new(
+                SecretSource::Static(StaticSecret::new("t", vec!["k".into()])),
+                Duration::from_secs(60),
+                Duration::from_secs(60),
+            ));
+            let service = WebhookService::new(Arc::new(Lms), secrets);
+            match notifier {
+                Some(n) => service.with_count_notifier(n),
+                None => service,
+            }
+        }
+
+        async fn post(service: &WebhookService<Lms>, courses: &[&str]) -> Reply {
+            let ids: Vec<String> = courses.iter().map(|c| format!("\"{c}\"")).collect();
+            let body = format!(
+                r#"{{"email": "learner@example.com", "name": "A", "family": "B", "username": "learner", "courseIds": [{}]}}"#,
+                ids.join(", ")
+            );
+            let signature = signature::sign_hex(b"k", body.as_bytes());
+            service
+                .handle(
+                    "POST",
+                    "/lernito/webhook/",
+                    Some(&signature),
+                    body.as_bytes(),
+                )
+                .await
+        }
+
+        const A: &str = "course-v1:x+a+r";
+        const B: &str = "course-v1:x+b+r";
+
+        #[tokio::test]
+        async fn a_success_asks_for_one_refresh_per_course() {
+            let recorder = Arc::new(Recorder::default());
+            let reply = post(&service(Some(recorder.clone())), &[A, B, A]).await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            let calls = recorder.calls.lock().unwrap().clone();
+            assert_eq!(
+                calls,
+                [vec![
+                    format!(r#"{{"course_id":"{A}"}}"#),
+                    format!(r#"{{"course_id":"{B}"}}"#)
+                ]]
+            );
+        }
+
+        #[tokio::test]
+        async fn a_refused_request_asks_for_nothing() {
+            let recorder = Arc::new(Recorder::default());
+            let service = service(Some(recorder.clone()));
+            let reply = post(&service, &[A, "course-v1:x+missing+r"]).await;
+            assert_eq!(reply.status, 400, "{}", reply.body);
+            let reply = service
+                .handle("POST", "/lernito/webhook/", Some("00"), b"{}")
+                .await;
+            assert_eq!(reply.status, 401);
+            assert!(recorder.calls.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn a_failing_or_hanging_notifier_never_changes_the_answer() {
+            let plain = post(&service(None), &[A]).await;
+            assert_eq!(plain.status, 200);
+            let failing = Arc::new(Recorder {
+                fail: true,
+                ..Recorder::default()
+            });
+            assert_eq!(post(&service(Some(failing.clone())), &[A]).await, plain);
+            assert_eq!(
+                failing.calls.lock().unwrap().len(),
+                1,
+                "called once, no retry"
+            );
+            let hanging = Arc::new(Recorder {
+                hang: true,
+                ..Recorder::default()
+            });
+            let started = Instant::now();
+            assert_eq!(post(&service(Some(hanging)), &[A]).await, plain);
+            let took = started.elapsed();
+            assert!(
+                took < NOTIFY_TIMEOUT + Duration::from_millis(400),
+                "bounded by the notify timeout: {took:?}"
+            );
+        }
     }
 
     #[test]
