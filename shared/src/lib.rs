@@ -14,6 +14,8 @@ pub mod richie_answer;
 pub mod signature;
 
 #[cfg(feature = "adapters")]
+pub mod doctor;
+#[cfg(feature = "adapters")]
 pub mod observability;
 #[cfg(feature = "adapters")]
 pub mod openedx;
