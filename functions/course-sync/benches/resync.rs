@@ -1,7 +1,14 @@
 //! Full-resync benchmark (plain timing, no harness): N courses on the LMS emulator and
 //! the Richie emulator, each adding a fixed latency to every call, resynced through the
-//! real adapters (OpenEdxClient + CatalogClient, RichieClient) and the real `Syncer`:
-//! once with bounded concurrency, once sequentially.
+//! real adapters (OpenEdxClient + CatalogClient, RichieClient) and the real `Syncer`,
+//! in one run:
+//! * the production configuration against the LMS's real throttle rates (the
+//!   emulator's defaults: course list 40/min for staff, enrollment views 120/min), the
+//!   course list paced at `COURSE_SYNC_LIST_PAGES_PER_MINUTE`'s default (30 in any
+//!   minute): wall time, LMS calls and the LMS's 429 answers (goal: 0);
+//! * the same without the list pacing and without throttles (what our side alone
+//!   costs), with and without reusing the list's rows;
+//! * sequentially.
 //!
 //!   cargo bench -p course-sync --bench resync
 //!
@@ -19,6 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use course_sync::lambda::handle_event;
+use course_sync::sync::DEFAULT_LIST_PAGES_PER_MINUTE;
 use edx_hooks_shared::openedx::catalog::CatalogSources;
 use edx_hooks_tests::lms_emulator::{CourseInfo, EmulatorConfig, LmsEmulator, Throttling, UtcTime};
 use support::richie_emulator::{RichieEmulator, RichieEmulatorConfig};
@@ -41,17 +49,24 @@ struct Row {
     richie_requests: usize,
     richie_peak: usize,
     synced: u64,
+    /// The LMS's 429 answers.
+    throttled: usize,
+    list_pages: usize,
 }
 
-async fn run(label: &str, courses: usize, latency: Duration, options: Options) -> Row {
+async fn run(
+    label: &str,
+    courses: usize,
+    latency: Duration,
+    options: Options,
+    throttled: bool,
+) -> Row {
     let lms = LmsEmulator::start(EmulatorConfig {
         latency,
         ..EmulatorConfig::demo()
     })
     .await;
-    let pages = courses.div_ceil(options.page_size.max(1) as usize);
-    if pages > Throttling::default().course_list.staff.requests {
-        // More list pages than CourseListUserThrottle's 40/min staff rate (5,000 courses = 50 pages): the benchmark measures our throughput, not the LMS's rate limit.
+    if !throttled {
         lms.set_throttling(Throttling::off());
     }
     {
@@ -96,12 +111,18 @@ async fn run(label: &str, courses: usize, latency: Duration, options: Options) -
         "{summary}"
     );
     assert_eq!(richie.run_count(), courses);
+    let calls = lms.calls();
     Row {
         label: label.to_owned(),
         courses,
         lms_concurrency,
         elapsed,
-        lms_calls: lms.calls().len(),
+        lms_calls: calls.len(),
+        throttled: calls.iter().filter(|c| c.status == Some(429)).count(),
+        list_pages: calls
+            .iter()
+            .filter(|c| c.decoded_path() == "/api/courses/v1/courses/")
+            .count(),
         lms_peak: lms.max_concurrent_requests(),
         richie_requests: richie.requests().len(),
         richie_peak: richie.peak_concurrency(),
@@ -130,6 +151,25 @@ fn main() {
     println!("full resync: {courses} courses, {} ms latency per LMS and Richie call, lists of {chunk}, pages of {page_size}", latency.as_millis());
     let rows = runtime.block_on(async {
         let mut rows = Vec::new();
+        let production = Options {
+            lms_concurrency,
+            course_concurrency: lms_concurrency,
+            richie_concurrency,
+            chunk_size: chunk,
+            page_size,
+            list_pages_per_minute: DEFAULT_LIST_PAGES_PER_MINUTE,
+            ..Options::default()
+        };
+        rows.push(
+            run(
+                "paced 30 pages/min, real LMS throttles",
+                courses,
+                latency,
+                production,
+                true,
+            )
+            .await,
+        );
         let concurrent = Options {
             lms_concurrency,
             course_concurrency: lms_concurrency,
@@ -138,7 +178,16 @@ fn main() {
             page_size,
             ..Options::default()
         };
-        rows.push(run("bounded concurrency", courses, latency, concurrent).await);
+        rows.push(
+            run(
+                "bounded concurrency, unpaced, no throttles",
+                courses,
+                latency,
+                concurrent,
+                false,
+            )
+            .await,
+        );
         let no_reuse = Options {
             lms_concurrency,
             course_concurrency: lms_concurrency,
@@ -153,10 +202,11 @@ fn main() {
         };
         rows.push(
             run(
-                "bounded, detail call per course",
+                "bounded, detail call per course, unpaced, no throttles",
                 courses,
                 latency,
                 no_reuse,
+                false,
             )
             .await,
         );
@@ -168,28 +218,50 @@ fn main() {
             page_size,
             ..Options::default()
         };
-        rows.push(run("sequential", sequential_courses, latency, sequential).await);
+        rows.push(
+            run(
+                "sequential, unpaced, no throttles",
+                sequential_courses,
+                latency,
+                sequential,
+                false,
+            )
+            .await,
+        );
         rows
     });
 
     println!();
-    println!("| run | courses | LMS concurrency | wall time | courses/s | LMS calls | LMS peak in flight | Richie requests | Richie peak |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| run | courses | LMS concurrency | wall time | courses/s | LMS calls | course-list pages | LMS 429s | LMS peak in flight | Richie requests | Richie peak |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {:.2} s | {:.0} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.2} s | {:.0} | {} | {} | {} | {} | {} | {} |",
             r.label,
             r.courses,
             r.lms_concurrency,
             r.elapsed.as_secs_f64(),
             r.synced as f64 / r.elapsed.as_secs_f64(),
             r.lms_calls,
+            r.list_pages,
+            r.throttled,
             r.lms_peak,
             r.richie_requests,
             r.richie_peak
         );
     }
-    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+    if let Some(paced) = rows.first() {
+        println!();
+        println!(
+            "production pacing against the real throttle rates: {:.1} s for {} courses (goal 120 s: {}), {} LMS 429 answers (goal 0: {})",
+            paced.elapsed.as_secs_f64(),
+            paced.courses,
+            if paced.elapsed.as_secs_f64() <= 120.0 { "met" } else { "MISSED" },
+            paced.throttled,
+            if paced.throttled == 0 { "met" } else { "MISSED" }
+        );
+    }
+    if let (Some(first), Some(last)) = (rows.get(1), rows.last()) {
         let sequential_full =
             last.elapsed.as_secs_f64() * courses as f64 / last.courses.max(1) as f64;
         println!();

@@ -196,10 +196,7 @@ impl Settings {
         }
         if let Some(n) = number::<u64>(env, "COURSE_SYNC_LIST_PAGES_PER_MINUTE")? {
             // 0: no pacing (the LMS client still waits out a 429).
-            sync.list_interval = match n {
-                0 => Duration::ZERO,
-                n => Duration::from_millis(60_000 / n.min(60_000)),
-            };
+            sync.list_pages_per_minute = n.min(60_000) as usize;
         }
         let mut richie = RichieClientConfig::default();
         if let Some(n) = number::<usize>(env, "RICHIE_MAX_CONCURRENCY")? {
@@ -261,8 +258,7 @@ mod tests {
         assert_eq!(s.sync.course_concurrency, 6);
         assert_eq!(s.sync.chunk_size, 50);
         assert_eq!(
-            s.sync.list_interval,
-            Duration::from_secs(2),
+            s.sync.list_pages_per_minute, 30,
             "30 course-list pages a minute: a quarter of the staff throttle's 40 is left"
         );
         assert_eq!(s.http_budget, DEFAULT_HTTP_BUDGET);
@@ -295,7 +291,7 @@ mod tests {
         );
         assert_eq!(s.payload.hidden_visibility, Visibility::CourseOnly);
         assert_eq!(s.sync.chunk_size, 10);
-        assert_eq!(s.sync.list_interval, Duration::from_secs(3));
+        assert_eq!(s.sync.list_pages_per_minute, 20);
         assert_eq!(s.sources.language, LanguageSource::None);
         assert_eq!(
             s.sources.cms_base_url.as_deref(),

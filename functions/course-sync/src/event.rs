@@ -83,6 +83,15 @@ pub enum Command {
     Courses(Vec<SyncRequest>),
     /// `{"resync": "all"}`.
     ResyncAll,
+    /// `{"resync": "all", "from_page": N}`: the continuation of a resync that stopped
+    /// before page N (see [`resync_continuation`]).
+    ResyncFrom(u32),
+}
+
+/// The body that continues a resync at course-list page `page`: a direct command, and
+/// the queue message a resync leaves when it stops early (its consumer accepts it too).
+pub fn resync_continuation(page: u32) -> String {
+    serde_json::json!({"resync": "all", "from_page": page}).to_string()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -237,12 +246,23 @@ pub fn parse_course_event(body: &[u8]) -> Result<Inbound, EventError> {
 /// single-course body.
 pub fn parse_command(value: &Value) -> Result<Command, EventError> {
     if let Some(resync) = value.get("resync") {
-        return match resync.as_str() {
-            Some("all") => Ok(Command::ResyncAll),
-            _ => Err(EventError::InvalidField {
+        if resync.as_str() != Some("all") {
+            return Err(EventError::InvalidField {
                 field: "resync",
                 reason: "must be \"all\"",
-            }),
+            });
+        }
+        return match value.get("from_page") {
+            None => Ok(Command::ResyncAll),
+            Some(page) => match page.as_u64() {
+                Some(n) if (1..=u64::from(u32::MAX)).contains(&n) => {
+                    Ok(Command::ResyncFrom(n as u32))
+                }
+                _ => Err(EventError::InvalidField {
+                    field: "from_page",
+                    reason: "must be a page number (1 or more)",
+                }),
+            },
         };
     }
     if let Some(ids) = value.get("course_ids") {
@@ -273,6 +293,7 @@ pub fn parse_command(value: &Value) -> Result<Command, EventError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const WEBHOOKS_22: &str =
         include_str!("../../../events/course-sync/openedx-webhooks-body.json");
@@ -387,6 +408,17 @@ mod tests {
             Command::ResyncAll
         );
         assert!(parse_command(&serde_json::json!({"resync": true})).is_err());
+        let continuation: Value = serde_json::from_str(&resync_continuation(7)).unwrap();
+        assert_eq!(
+            parse_command(&continuation).unwrap(),
+            Command::ResyncFrom(7)
+        );
+        for page in [json!(0), json!(-1), json!("2"), json!(1.5)] {
+            assert!(
+                parse_command(&json!({"resync": "all", "from_page": page})).is_err(),
+                "{page}"
+            );
+        }
         assert_eq!(
             parse_command(&serde_json::json!({"course_ids": ["a/b/c", "course-v1:a+b+c"]}))
                 .unwrap(),

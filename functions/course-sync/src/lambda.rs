@@ -246,6 +246,23 @@ pub fn http_response(reply: &HttpReply) -> Value {
     })
 }
 
+/// Handle one Lambda event before `deadline` (the Lambda context's, less a margin): no
+/// LMS retry or `Retry-After` wait crosses it, and a resync stops at a page boundary
+/// before it and continues from the queue. `None`: no deadline (tests, local runs).
+pub async fn handle_event_until<L: CatalogLms, R: RichieApi, Q: RetryQueue>(
+    service: &CourseSyncService<L, R, Q>,
+    event: Value,
+    deadline: Option<std::time::Instant>,
+) -> Result<Value, lambda_runtime::Error> {
+    match deadline {
+        Some(at) => {
+            edx_hooks_shared::openedx::deadline::with_deadline(at, handle_event(service, event))
+                .await
+        }
+        None => handle_event(service, event).await,
+    }
+}
+
 /// Handle one Lambda event.
 pub async fn handle_event<L: CatalogLms, R: RichieApi, Q: RetryQueue>(
     service: &CourseSyncService<L, R, Q>,
@@ -276,7 +293,7 @@ pub async fn handle_event<L: CatalogLms, R: RichieApi, Q: RetryQueue>(
             let failures = service.handle_count_refreshes(&records).await;
             Ok(serde_json::to_value(batch_response(failures))?)
         }
-        EventKind::Schedule => Ok(service.handle_resync().await?),
+        EventKind::Schedule => Ok(service.handle_resync(1).await?),
         EventKind::Direct(command) => Ok(service.handle_command(&command).await?),
     }
 }

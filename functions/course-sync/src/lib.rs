@@ -5,7 +5,8 @@
 //! * [`job`]: the unit of work — a course, the targets still owed, the event snapshot —
 //!   and its queue message (pure).
 //! * `plan`: `decide(job, outcome) -> Plan`, the whole retry and permanence policy.
-//! * `sync`: delivery through the `CatalogLms` and `RichieApi` ports.
+//! * `sync`: delivery through the `CatalogLms` and `RichieApi` ports; `pacer`: the
+//!   resync's course-list rate (a sliding window, like the LMS's throttle).
 //! * `http`: the HTTP layer (statuses, answers); `render`: JSON summaries.
 //! * `auth`: URL token / HMAC header checks.
 //! * `queue`: the retry queue port and its SQS adapter.
@@ -29,6 +30,8 @@ pub mod http;
 pub mod job;
 #[cfg(feature = "adapters")]
 pub mod lambda;
+#[cfg(feature = "adapters")]
+pub mod pacer;
 pub mod payload;
 #[cfg(feature = "adapters")]
 pub mod plan;

@@ -5,6 +5,7 @@
 //! receives SQS moves the message to the dead-letter queue.
 
 use std::future::Future;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueueError {
@@ -18,6 +19,16 @@ pub enum QueueError {
 pub trait RetryQueue: Send + Sync {
     /// Enqueue every body (at-least-once); `Err` if any could not be enqueued.
     fn enqueue(&self, bodies: Vec<String>) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Enqueue, each message invisible for `delay` first (SQS's `DelaySeconds`, at
+    /// most 15 minutes). A resync's continuation waits out the LMS's throttle window
+    /// this way. Adapters without delays deliver at once.
+    fn enqueue_delayed(
+        &self,
+        bodies: Vec<String>,
+        _delay: Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        self.enqueue(bodies)
+    }
     fn is_configured(&self) -> bool;
 }
 
@@ -45,7 +56,27 @@ impl SqsQueue {
 
 impl RetryQueue for SqsQueue {
     async fn enqueue(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        self.send(bodies, Duration::ZERO).await
+    }
+
+    async fn enqueue_delayed(
+        &self,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        self.send(bodies, delay).await
+    }
+
+    fn is_configured(&self) -> bool {
+        true
+    }
+}
+
+impl SqsQueue {
+    async fn send(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
         use aws_sdk_sqs::error::ProvideErrorMetadata;
+        // SQS refuses a DelaySeconds above 900.
+        let delay_seconds = delay.as_secs().min(900) as i32;
         use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
         let mut failed = 0usize;
         let mut detail = String::new();
@@ -57,6 +88,7 @@ impl RetryQueue for SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
+                        .set_delay_seconds((delay_seconds > 0).then_some(delay_seconds))
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -96,10 +128,6 @@ impl RetryQueue for SqsQueue {
         }
         Ok(())
     }
-
-    fn is_configured(&self) -> bool {
-        true
-    }
 }
 
 /// No queue (local runs without SQS): every enqueue fails, so callers report the
@@ -127,6 +155,17 @@ impl RetryQueue for Queue {
         match self {
             Queue::Sqs(q) => q.enqueue(bodies).await,
             Queue::None(q) => q.enqueue(bodies).await,
+        }
+    }
+
+    async fn enqueue_delayed(
+        &self,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqs(q) => q.enqueue_delayed(bodies, delay).await,
+            Queue::None(q) => q.enqueue_delayed(bodies, delay).await,
         }
     }
 

@@ -14,8 +14,9 @@ use edx_hooks_shared::openedx::CatalogLms;
 use edx_hooks_shared::richie::{parse_targets, RichieApi, RichieTarget, TargetsError};
 use edx_hooks_shared::secrets::{SecretCache, SecretError, SecretSource};
 
-use crate::event::{parse_command, Command};
+use crate::event::{parse_command, resync_continuation, Command};
 use crate::job::{Job, Owed};
+use crate::pacer::WINDOW;
 use crate::payload::{course_org, CatalogSnapshot};
 use crate::plan::{decide, Plan};
 use crate::queue::{QueueError, RetryQueue};
@@ -203,9 +204,15 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
             }
         };
         // Parse; the same course (with the same snapshot) may appear in several
-        // records, for different targets: one job owing all of them.
+        // records, for different targets: one job owing all of them. A resync's
+        // continuation is run after the jobs, with what is left of the invocation.
         let mut groups: Vec<Group> = Vec::new();
+        let mut continuations: Vec<(&str, u32)> = Vec::new();
         for record in records {
+            if let Some(page) = continuation_page(&record.body) {
+                continuations.push((record.message_id.as_str(), page));
+                continue;
+            }
             match Job::from_queue_body(record.body.as_bytes()) {
                 Ok(Some(job)) => {
                     let owed: BTreeSet<String> = match &job.targets {
@@ -273,6 +280,12 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
                 }
             }
         }
+        for (message_id, page) in continuations {
+            if let Err(err) = self.handle_resync(page).await {
+                tracing::error!(message_id = %message_id, page, error = %err, "a resync continuation failed; SQS delivers it again");
+                failures.push(message_id.to_owned());
+            }
+        }
         tracing::info!(
             target: "course_sync",
             records = records.len(),
@@ -287,15 +300,23 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
 
     // ------------------------------------------------------------------ resync / commands
 
-    /// Full resync, page by page. What failed transiently is queued as one job per
-    /// (course, failed target); a misconfigured target is skipped (error log,
-    /// `ConfigurationErrors`) while the others complete. The invocation fails (Lambda
-    /// retries it, then dead-letters it) only when the course list could not be read or
-    /// the jobs cannot be queued.
-    pub async fn handle_resync(&self) -> Result<Value, InvocationError> {
+    /// Full resync from course-list page `from_page` (1 for a new one), page by page.
+    /// What failed transiently is queued as one job per (course, failed target); a
+    /// misconfigured target is skipped (error log, `ConfigurationErrors`) while the
+    /// others complete.
+    ///
+    /// Resumable: when it stops before the end — the invocation's deadline came too
+    /// close to read another page, or a page's read failed after earlier pages of this
+    /// invocation were delivered — it queues its continuation
+    /// (`{"resync": "all", "from_page": N}`, delayed by the LMS's throttle window) and
+    /// succeeds; the retry queue's consumer runs that continuation the same way. The
+    /// invocation fails (Lambda or SQS delivers it again, from the same page, then
+    /// dead-letters it) only when it made no progress at all, or when its failed jobs
+    /// or its continuation cannot be queued.
+    pub async fn handle_resync(&self, from_page: u32) -> Result<Value, InvocationError> {
         let mut tally = Tally::new();
         let targets = self.targets.get().await?;
-        let report = self.syncer.resync_all(&targets).await;
+        let report = self.syncer.resync_all(&targets, from_page).await;
         // A misconfigured target is skipped, not queued for: every message would fail the
         // same way. The ConfigurationErrors alarm calls for the fix; the next resync
         // (or a direct one) then repairs that target.
@@ -337,13 +358,28 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         tally.count("Resync.Rejected", rejected.len());
         tally.count("Resync.Failed", retries.len());
         tally.count("ConfigurationErrors", report.configuration_errors.len());
-        // A course list that failed midway is retried by Lambda (the pages before it were
-        // delivered; syncs are idempotent), then dead-lettered.
-        let fatal_before_queueing = report.list_error.is_some();
-        let incomplete =
-            fatal_before_queueing || !retries.is_empty() || !report.configuration_errors.is_empty();
+        // Where it stopped early: continued through the queue when this invocation made
+        // progress; otherwise the invocation itself fails, so Lambda's or SQS's own
+        // retries (then the dead-letter queue) take it from the same page.
+        let continue_at = report.resume_from.filter(|_| report.pages > 0);
+        let fatal_before_queueing = report.resume_from.is_some() && continue_at.is_none();
+        if fatal_before_queueing && report.list_error.is_none() {
+            tracing::error!(page = from_page, "not even one course-list page fits in this invocation: raise the function's timeout");
+        }
+        let incomplete = report.resume_from.is_some()
+            || !retries.is_empty()
+            || !report.configuration_errors.is_empty();
+        let status = if continue_at.is_some() {
+            "continued"
+        } else if incomplete {
+            "incomplete"
+        } else {
+            "done"
+        };
         let mut summary = json!({
-            "status": if incomplete { "incomplete" } else { "done" },
+            "status": status,
+            "first_page": report.first_page,
+            "resume_from": report.resume_from,
             "listed": report.listed,
             "synced": synced,
             "rejected": rejected.iter().map(Refusal::to_json).collect::<Vec<_>>(),
@@ -372,8 +408,26 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
                 }
             }
         }
+        if let (Some(page), false) = (continue_at, fatal) {
+            match self
+                .queue
+                .enqueue_delayed(vec![resync_continuation(page)], WINDOW)
+                .await
+            {
+                Ok(()) => {
+                    tally.count("Resync.Continued", 1);
+                    tracing::info!(page, "the resync continues from the queue");
+                }
+                Err(err) => {
+                    tracing::error!(page, error = %err, "the resync's continuation could not be queued; the invocation fails");
+                    fatal = true;
+                }
+            }
+        }
         tracing::info!(
             target: "course_sync",
+            first_page = report.first_page,
+            resume_from = report.resume_from,
             listed = report.listed,
             synced,
             rejected = rejected.len(),
@@ -394,7 +448,8 @@ impl<L: CatalogLms, R: RichieApi, Q: RetryQueue> CourseSyncService<L, R, Q> {
         let command =
             parse_command(command).map_err(|e| InvocationError::Command(e.to_string()))?;
         let requests = match command {
-            Command::ResyncAll => return self.handle_resync().await,
+            Command::ResyncAll => return self.handle_resync(1).await,
+            Command::ResyncFrom(page) => return self.handle_resync(page).await,
             Command::Courses(requests) => requests,
         };
         let mut tally = Tally::new();
@@ -456,6 +511,19 @@ impl Group<'_> {
             targets: Owed::Only(self.records.iter().flat_map(|(_, o)| o.clone()).collect()),
             snapshot: self.snapshot.clone(),
         }
+    }
+}
+
+/// The page a queued resync continuation (`{"resync": "all", "from_page": N}`, or a
+/// plain `{"resync": "all"}` replayed into the queue: page 1) starts at; `None` for
+/// any other body.
+fn continuation_page(body: &str) -> Option<u32> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    value.get("resync")?;
+    match parse_command(&value) {
+        Ok(Command::ResyncAll) => Some(1),
+        Ok(Command::ResyncFrom(page)) => Some(page),
+        _ => None,
     }
 }
 

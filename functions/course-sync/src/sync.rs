@@ -24,7 +24,10 @@ use edx_hooks_shared::openedx::{CatalogLms, CourseRun, LmsError};
 use edx_hooks_shared::richie::{RichieAnswer, RichieApi, RichieError, RichieTarget};
 use edx_hooks_shared::richie_answer::LinkAnswer;
 
+use edx_hooks_shared::openedx::deadline;
+
 use crate::job::Job;
+use crate::pacer::{ListPacer, WINDOW};
 use crate::payload::{build_payload, course_org, PayloadConfig, PayloadError, RichiePayload};
 
 /// Hard stop for paging (a misbehaving `next` link must not loop forever).
@@ -41,15 +44,24 @@ pub struct SyncSettings {
     /// Requests to Richie in flight at once during a full resync (the Richie client also
     /// bounds its own concurrency).
     pub delivery_concurrency: usize,
-    /// Least time between two course-list requests of a resync. The LMS's course list
-    /// allows a staff user 40 calls a minute, counted in the same history as the
-    /// enrollment views the enrollment webhook calls: the default (2 s, 30 a minute)
-    /// leaves a quarter of it. A 429 is still waited out by the LMS client.
-    pub list_interval: Duration,
+    /// Most course-list requests of a resync in any minute (0: unpaced). The LMS's
+    /// course list allows a staff user 40 calls in any 60 s, counted in the same
+    /// history as the enrollment views the enrollment webhook calls: the default (30)
+    /// leaves a quarter of it. A 429 is still waited out by the LMS client when the
+    /// invocation's deadline allows.
+    pub list_pages_per_minute: usize,
+    /// A resync reads no new course-list page with less than this left before the
+    /// invocation's deadline: it stops there and says where to resume
+    /// (`ResyncReport::resume_from`), so a page is never cut in the middle.
+    pub page_reserve: Duration,
 }
 
-/// `SyncSettings::list_interval` by default: 30 course-list pages a minute.
-pub const DEFAULT_LIST_INTERVAL: Duration = Duration::from_secs(2);
+/// `SyncSettings::list_pages_per_minute` by default.
+pub const DEFAULT_LIST_PAGES_PER_MINUTE: usize = 30;
+
+/// `SyncSettings::page_reserve` by default: a page of 100 courses against a slow LMS
+/// (each course read and delivered) fits in it with room to spare.
+pub const DEFAULT_PAGE_RESERVE: Duration = Duration::from_secs(20);
 
 impl Default for SyncSettings {
     fn default() -> Self {
@@ -58,7 +70,8 @@ impl Default for SyncSettings {
             page_size: 100,
             chunk_size: 50,
             delivery_concurrency: 4,
-            list_interval: DEFAULT_LIST_INTERVAL,
+            list_pages_per_minute: DEFAULT_LIST_PAGES_PER_MINUTE,
+            page_reserve: DEFAULT_PAGE_RESERVE,
         }
     }
 }
@@ -134,6 +147,12 @@ pub struct ResyncReport {
     pub list_error: Option<LmsError>,
     /// Course-list pages read.
     pub pages: usize,
+    /// The page the resync started at (1 unless it continues an earlier one).
+    pub first_page: u32,
+    /// Where to continue: the page whose read failed, or the next page when the
+    /// invocation's deadline came too close to read it. `None`: the list was read to
+    /// its end.
+    pub resume_from: Option<u32>,
     /// Requests made to Richie (list form).
     pub richie_requests: usize,
 }
@@ -302,32 +321,49 @@ impl<L: CatalogLms, R: RichieApi> Syncer<L, R> {
             .await
     }
 
-    /// Every course of the LMS, in Richie's list form, `chunk_size` runs per request,
-    /// page by page: each course-list page is read, its courses fetched and delivered
-    /// before the next page is asked for (at most one page every `list_interval`), so a
-    /// resync cut short has delivered every page before the cut, and memory holds one
-    /// page. A target that answers like a misconfigured deployment gets no more
-    /// requests for the rest of the resync; the others complete.
-    pub async fn resync_all(&self, targets: &[RichieTarget]) -> ResyncReport {
-        let mut report = ResyncReport::default();
+    /// Every course of the LMS from course-list page `from_page` on, in Richie's list
+    /// form, `chunk_size` runs per request, page by page: each course-list page is read,
+    /// its courses fetched and delivered before the next page is asked for (at most
+    /// `list_pages_per_minute` pages in any minute), so a resync cut short has delivered
+    /// every page before the cut, and memory holds one page. It stops before a page it
+    /// could not finish before the invocation's deadline (`deadline::remaining` below
+    /// `page_reserve`) or whose read failed, and reports that page as `resume_from`.
+    /// A target that answers like a misconfigured deployment gets no more requests for
+    /// the rest of the resync; the others complete.
+    pub async fn resync_all(&self, targets: &[RichieTarget], from_page: u32) -> ResyncReport {
+        let first_page = from_page.clamp(1, MAX_PAGES);
+        let mut report = ResyncReport {
+            first_page,
+            ..ResyncReport::default()
+        };
         let page_size = self.settings.page_size.max(1);
         let broken: Vec<AtomicBool> = targets.iter().map(|_| AtomicBool::new(false)).collect();
         let mut seen: HashSet<String> = HashSet::new();
-        let mut next = Some(1u32);
-        let mut last_list: Option<Instant> = None;
+        let mut next = Some(first_page);
+        let mut pacer = ListPacer::new(self.settings.list_pages_per_minute, WINDOW);
         while let Some(number) = next {
-            if let Some(at) = last_list {
-                let wait = self.settings.list_interval.saturating_sub(at.elapsed());
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
-                }
+            // The page's turn under the list rate, and whether the page (read,
+            // fetched, delivered) still fits before the invocation's deadline then.
+            let now = Instant::now();
+            let turn = pacer.next_allowed(now);
+            if deadline::current().is_some_and(|end| turn + self.settings.page_reserve > end) {
+                tracing::info!(
+                    page = number,
+                    "the invocation's deadline is near; the resync stops before this page"
+                );
+                report.resume_from = Some(number);
+                break;
             }
-            last_list = Some(Instant::now());
+            if turn > now {
+                tokio::time::sleep(turn - now).await;
+            }
+            pacer.record(Instant::now());
             let page = match self.lms.list_courses(number, page_size).await {
                 Ok(page) => page,
                 Err(err) => {
                     tracing::error!(page = number, error = %err, error_kind = err.kind(), "reading the course list failed; the resync is incomplete");
                     report.list_error = Some(err);
+                    report.resume_from = Some(number);
                     break;
                 }
             };
@@ -652,7 +688,8 @@ mod tests {
             SyncSettings {
                 chunk_size: chunk,
                 page_size: 3,
-                list_interval: Duration::ZERO,
+                list_pages_per_minute: 0,
+                page_reserve: Duration::from_secs(1),
                 ..SyncSettings::default()
             },
         )
@@ -777,7 +814,7 @@ mod tests {
         let mut richie = FakeRichie::default();
         richie.unknown_codes.push("C3".into());
         let s = syncer(lms, richie, 4);
-        let report = s.resync_all(&[target("a")]).await;
+        let report = s.resync_all(&[target("a")], 1).await;
         assert_eq!(report.listed, 11);
         let (synced, rejected, failed) = resync_plans(&report);
         assert_eq!(synced, 9);
@@ -806,7 +843,7 @@ mod tests {
         richie.unknown_codes.push("C0".into());
         richie.unmentioned.push("+C2+".into());
         let s = syncer(FakeLms::with(&refs), richie, 50);
-        let report = s.resync_all(&[target("a")]).await;
+        let report = s.resync_all(&[target("a")], 1).await;
         assert_eq!(report.listed, 4);
         let (synced, rejected, failed) = resync_plans(&report);
         assert_eq!(synced, 2, "C1 and C3 confirmed");
@@ -821,7 +858,7 @@ mod tests {
         let mut lms = FakeLms::with(&refs);
         lms.list_fails_at = Some(3);
         let s = syncer(lms, FakeRichie::default(), 50);
-        let report = s.resync_all(&[target("a")]).await;
+        let report = s.resync_all(&[target("a")], 1).await;
         assert!(report.list_error.is_some());
         assert_eq!(
             (report.pages, report.listed),
@@ -842,21 +879,48 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn resync_paces_the_course_list() {
+    async fn resync_paces_the_course_list_and_stops_where_the_deadline_would_cut_a_page() {
         let ids: Vec<String> = (0..10).map(|i| format!("course-v1:edX+C{i}+run")).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut s = syncer(FakeLms::with(&refs), FakeRichie::default(), 50);
-        s.settings.list_interval = Duration::from_millis(40);
-        let report = s.resync_all(&[target("a")]).await;
-        assert_eq!((report.pages, report.listed), (4, 10));
-        let calls = s.lms.list_calls.lock().unwrap();
-        for pair in calls.windows(2) {
-            assert!(
-                pair[1].duration_since(pair[0]) >= Duration::from_millis(40),
-                "{:?}",
-                pair[1].duration_since(pair[0])
-            );
-        }
+        // Two pages a minute: pages 1 and 2 at once, page 3 only a minute later, which is
+        // past this invocation's deadline.
+        s.settings.list_pages_per_minute = 2;
+        s.settings.page_reserve = Duration::from_millis(500);
+        let started = Instant::now();
+        let report = deadline::with_deadline(
+            started + Duration::from_secs(3),
+            s.resync_all(&[target("a")], 1),
+        )
+        .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "no wait for page 3"
+        );
+        assert_eq!((report.pages, report.listed), (2, 6));
+        assert_eq!(report.resume_from, Some(3), "continue at page 3");
+        assert!(report.list_error.is_none());
+        // The continuation: pages 3 and 4, nothing of pages 1-2 again.
+        let before = s.richie.bodies.lock().unwrap().len();
+        let report = s.resync_all(&[target("a")], 3).await;
+        assert_eq!((report.first_page, report.pages, report.listed), (3, 2, 4));
+        assert_eq!(report.resume_from, None, "read to the end");
+        let (synced, _, failed) = resync_plans(&report);
+        assert_eq!((synced, failed.len()), (4, 0));
+        assert_eq!(s.richie.bodies.lock().unwrap().len() - before, 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_page_is_where_the_resync_resumes() {
+        let ids: Vec<String> = (0..10).map(|i| format!("course-v1:edX+C{i}+run")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut lms = FakeLms::with(&refs);
+        lms.list_fails_at = Some(2);
+        let s = syncer(lms, FakeRichie::default(), 50);
+        let report = s.resync_all(&[target("a")], 1).await;
+        assert_eq!((report.pages, report.listed), (1, 3));
+        assert!(report.list_error.is_some());
+        assert_eq!(report.resume_from, Some(2));
     }
 
     #[tokio::test]
@@ -867,7 +931,7 @@ mod tests {
         richie.bad_secret.insert("bad".into());
         let mut s = syncer(FakeLms::with(&refs), richie, 2);
         s.settings.delivery_concurrency = 1;
-        let report = s.resync_all(&[target("bad"), target("good")]).await;
+        let report = s.resync_all(&[target("bad"), target("good")], 1).await;
         assert!(report.configuration_errors.contains_key("bad"));
         let (_, _, failed) = resync_plans(&report);
         assert_eq!(failed.len(), 10, "every course still owes the bad target");

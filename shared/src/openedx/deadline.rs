@@ -9,7 +9,7 @@
 //! transport concerns. Outside any scope there is no deadline.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 tokio::task_local! {
     static DEADLINE: Instant;
@@ -36,9 +36,41 @@ pub fn allows(wait: Duration, min_call: Duration) -> bool {
     remaining().is_none_or(|left| wait + min_call < left)
 }
 
+/// A Lambda context's deadline (milliseconds since the Unix epoch) as an `Instant`,
+/// `margin` earlier. `None` when it is not at least a second ahead: Lambda starts a
+/// handler with the function's whole timeout ahead, so a runtime that reports a
+/// deadline already (nearly) past is not telling the time (cargo-lambda's emulator).
+pub fn from_unix_ms(deadline_ms: u64, margin: Duration) -> Option<Instant> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as u64;
+    if deadline_ms < now_ms.saturating_add(1_000) {
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms - now_ms);
+    Some(Instant::now() + left.saturating_sub(margin))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lambda_deadline_in_the_past_is_not_believed() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        assert_eq!(from_unix_ms(now_ms - 5, Duration::ZERO), None);
+        assert_eq!(from_unix_ms(now_ms + 500, Duration::ZERO), None);
+        let at = from_unix_ms(now_ms + 60_000, Duration::from_secs(2)).unwrap();
+        let left = at.saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_secs(56) && left <= Duration::from_secs(58),
+            "{left:?}"
+        );
+    }
 
     #[tokio::test]
     async fn nested_scopes_keep_the_earlier_deadline() {

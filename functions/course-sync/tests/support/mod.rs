@@ -74,8 +74,8 @@ pub struct Options {
     pub service_username: Option<String>,
     /// `LMS_HOST` of the resource links.
     pub lms_host: String,
-    /// Least time between two course-list pages of a resync (none by default here).
-    pub list_interval: Duration,
+    /// Most course-list pages of a resync in any minute (0, unpaced, by default here).
+    pub list_pages_per_minute: usize,
 }
 
 impl Default for Options {
@@ -95,7 +95,7 @@ impl Default for Options {
             client_secret: DEMO_CLIENT_SECRET.to_owned(),
             service_username: Some(DEMO_SERVICE_USER.to_owned()),
             lms_host: LMS_HOST.to_owned(),
-            list_interval: Duration::ZERO,
+            list_pages_per_minute: 0,
         }
     }
 }
@@ -144,7 +144,8 @@ pub fn service_with<Q: RetryQueue>(
         page_size: options.page_size,
         chunk_size: options.chunk_size,
         delivery_concurrency: options.richie_concurrency,
-        list_interval: options.list_interval,
+        list_pages_per_minute: options.list_pages_per_minute,
+        ..SyncSettings::default()
     };
     let syncer = Syncer::new(
         catalog,
