@@ -62,6 +62,8 @@ pub enum EventKind {
     /// A batch from the count-refresh FIFO queue.
     CountRefresh(Vec<QueueRecord>),
     Schedule,
+    /// `{"doctor": true}` (or `{"doctor": {"course": "…"}}`): README "Before go-live".
+    Doctor(Option<String>),
     Direct(Value),
 }
 
@@ -218,6 +220,9 @@ pub fn classify(event: Value) -> EventKind {
             }
         }
     }
+    if let Some(course) = edx_hooks_shared::doctor::doctor_command(&event) {
+        return EventKind::Doctor(course);
+    }
     EventKind::Direct(event)
 }
 
@@ -294,8 +299,32 @@ pub async fn handle_event<L: CatalogLms, R: RichieApi, Q: RetryQueue>(
             Ok(serde_json::to_value(batch_response(failures))?)
         }
         EventKind::Schedule => Ok(service.handle_resync(1).await?),
+        EventKind::Doctor(course) => Ok(doctor_report(course.as_deref()).await),
         EventKind::Direct(command) => Ok(service.handle_command(&command).await?),
     }
+}
+
+/// The doctor's report (`edx_hooks_shared::doctor`, read-only checks) with this
+/// function's environment, its secrets and its network path; links as the forwarder
+/// renders them.
+pub async fn doctor_report(course: Option<&str>) -> Value {
+    let settings = OpenEdxConfig::from_env(LOCAL_LMS_URL)
+        .map_err(|e| e.to_string())
+        .and_then(|o| Settings::from_env(&ProcessEnv, o).map_err(|e| e.to_string()));
+    let payload = settings.map(|s| s.payload).ok();
+    let wanted = course.map(str::to_owned);
+    let link_for = Arc::new(move |target: &edx_hooks_shared::richie::RichieTarget| {
+        let (payload, course) = (payload.as_ref()?, wanted.as_deref()?);
+        let template = target.resource_link_template.as_deref();
+        Some(crate::payload::resource_link(
+            template.unwrap_or(&payload.resource_link_template),
+            &payload.lms_host,
+            course,
+        ))
+    });
+    edx_hooks_shared::doctor::env::course_sync_doctor(course, link_for, None)
+        .await
+        .to_json()
 }
 
 /// Secrets Manager when `arn_var` is set, else the environment variable `env_var`.
@@ -423,6 +452,11 @@ mod tests {
         assert_eq!(
             classify(json!({"resync": "all"})),
             EventKind::Direct(json!({"resync": "all"}))
+        );
+        assert_eq!(classify(json!({"doctor": true})), EventKind::Doctor(None));
+        assert_eq!(
+            classify(json!({"doctor": {"course": "a/b/c"}})),
+            EventKind::Doctor(Some("a/b/c".into()))
         );
         assert!(matches!(
             classify(json!({"Records": []})),

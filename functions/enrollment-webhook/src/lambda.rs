@@ -154,10 +154,56 @@ fn to_response(reply: Reply) -> Result<Response<Body>, lambda_http::http::Error>
     builder.body(Body::Text(reply.body))
 }
 
+/// A raw invocation payload: the doctor's direct invocation, or an HTTP event.
+pub enum Invocation {
+    /// `{"doctor": true}` / `{"doctor": {"course": "…"}}` (README "Before go-live").
+    Doctor(Option<String>),
+    /// Anything else, read exactly as `lambda_http::run` reads it.
+    Http(lambda_http::request::LambdaRequest),
+}
+
+/// Tell the doctor command from an API Gateway / function URL event. Not HTTP and not
+/// the doctor: the same deserialization error `lambda_http` gives.
+pub fn route(event: &serde_json::Value) -> Result<Invocation, serde_json::Error> {
+    if let Some(course) = edx_hooks_shared::doctor::doctor_command(event) {
+        return Ok(Invocation::Doctor(course));
+    }
+    // `LambdaRequest` reads itself through a `RawValue`: from text, not from a `Value`.
+    serde_json::from_str(&event.to_string()).map(Invocation::Http)
+}
+
+/// The doctor's report with this function's environment, secrets and network path
+/// (read-only checks: `edx_hooks_shared::doctor`).
+pub async fn doctor_report(course: Option<&str>) -> serde_json::Value {
+    edx_hooks_shared::doctor::env::webhook_doctor(course)
+        .await
+        .to_json()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::lambda_runtime::Context;
+
+    #[test]
+    fn doctor_commands_and_http_events_are_told_apart() {
+        let doctor = route(&serde_json::json!({"doctor": true})).unwrap();
+        assert!(matches!(doctor, Invocation::Doctor(None)));
+        let doctor = route(&serde_json::json!({"doctor": {"course": "a/b/c"}})).unwrap();
+        assert!(matches!(doctor, Invocation::Doctor(Some(c)) if c == "a/b/c"));
+        let sample = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/webhook-existing-user.json"
+        ))
+        .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&sample).unwrap();
+        let Ok(Invocation::Http(request)) = route(&event) else {
+            panic!("an HTTP API event is HTTP")
+        };
+        let request: Request = request.into();
+        assert_eq!(request.uri().path(), "/api/lernito/webhook/");
+        assert!(route(&serde_json::json!({"resync": "all"})).is_err());
+    }
 
     #[test]
     fn the_deadline_is_the_invocations_minus_the_margin() {

@@ -123,7 +123,7 @@ pub async fn richie_targets_from_env() -> Result<Vec<RichieTarget>, String> {
 /// The Richie checks of every configured target.
 pub async fn richie_from_env(
     course: Option<&str>,
-    link_for: &dyn Fn(&RichieTarget) -> Option<String>,
+    link_for: &(dyn Fn(&RichieTarget) -> Option<String> + Send + Sync),
 ) -> Result<Report, DoctorConfigError> {
     let client = RichieClient::new(RichieClientConfig::default())
         .map_err(|e| DoctorConfigError::Client(e.to_string()))?;

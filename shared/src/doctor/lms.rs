@@ -92,11 +92,23 @@ fn staff_fix(user: &str) -> String {
 
 struct Probe<'a> {
     transport: &'a Transport,
+    /// The client id when its application is restricted: every 403 is then its fault.
+    restricted: Option<String>,
     calls: AtomicU32,
     throttled: std::sync::Mutex<Vec<String>>,
 }
 
 impl Probe<'_> {
+    /// The fix for a 403: the restriction when the application is restricted, else staff.
+    fn forbidden_fix(&self, user: &str) -> String {
+        match &self.restricted {
+            Some(client_id) => {
+                format!("Django admin {RESTRICTED_ADMIN}: delete the row of {client_id}")
+            }
+            None => staff_fix(user),
+        }
+    }
+
     /// One GET, one attempt. `Ok` for any HTTP answer; a 429 is also noted.
     async fn get(
         &self,
@@ -213,8 +225,9 @@ pub async fn check_lms(
         report.skipped(&later, "lms.token");
         return report;
     };
-    let probe = Probe {
+    let mut probe = Probe {
         transport,
+        restricted: None,
         calls: AtomicU32::new(0),
         throttled: std::sync::Mutex::new(Vec::new()),
     };
@@ -290,6 +303,9 @@ pub async fn check_lms(
     };
 
     // --- lms.application_unrestricted
+    if claims.is_restricted == Some(true) {
+        probe.restricted = Some(client_id.clone());
+    }
     match claims.is_restricted {
         Some(true) => report.fail(
             "lms.application_unrestricted",
@@ -460,7 +476,7 @@ async fn course_checks(
         Ok(r) if r.code() == 403 => report.fail(
             "lms.course_detail",
             format!("the course detail is refused for {user} (403)"),
-            staff_fix(user),
+            probe.forbidden_fix(user),
         ),
         other => report.fail(
             "lms.course_detail",
@@ -540,7 +556,7 @@ async fn course_checks(
         (Some(false), Some(true), _) => report.fail(
             "lms.course_visibility",
             format!("anonymous visitors see {course} in the course list but {user} does not"),
-            staff_fix(user),
+            probe.forbidden_fix(user),
         ),
         (Some(false), _, _) => report.warn(
             "lms.course_visibility",
@@ -582,7 +598,7 @@ async fn course_checks(
         ),
         None => match &modes {
             Ok(r) if r.code() == 403 => {
-                report.fail("lms.course_modes", "course modes refused (403)", staff_fix(user))
+                report.fail("lms.course_modes", "course modes refused (403)", probe.forbidden_fix(user))
             }
             other => report.fail(
                 "lms.course_modes",
@@ -609,16 +625,24 @@ async fn course_checks(
         Ok(r) if r.code() == 403 => report.fail(
             "lms.enrollment_read",
             "reading an enrollment is refused (403)",
-            staff_fix(user),
+            probe.forbidden_fix(user),
         ),
         other => report.fail(
             "lms.enrollment_read",
             format!("reading an enrollment failed: {}", describe(other)),
             match username {
                 None => "set OPENEDX_SERVICE_USERNAME".to_owned(),
-                Some(_) => staff_fix(user),
+                Some(_) => probe.forbidden_fix(user),
             },
         ),
+    }
+}
+
+fn api_name(api: AllowanceApi) -> &'static str {
+    match api {
+        AllowanceApi::Legacy => "legacy",
+        AllowanceApi::ViewSet => "viewset",
+        AllowanceApi::Auto => "auto",
     }
 }
 
@@ -642,7 +666,7 @@ async fn allowance_check(
         report.fail(
             "lms.allowance_api",
             format!("the allowance API refuses {user} (403; IsAdminUser)"),
-            staff_fix(user),
+            probe.forbidden_fix(user),
         );
         return;
     }
@@ -657,7 +681,7 @@ async fn allowance_check(
                 report.fail(
                     "lms.allowance_api",
                     format!("the allowance API (v2) refuses {user} (403)"),
-                    staff_fix(user),
+                    probe.forbidden_fix(user),
                 );
                 return;
             }
@@ -672,7 +696,7 @@ async fn allowance_check(
         ),
         (true, _, _) => report.pass(
             "lms.allowance_api",
-            format!("v1 {LEGACY_ALLOWANCE_PATH} answers (OPENEDX_ALLOWANCE_API {configured:?})"),
+            format!("v1 {LEGACY_ALLOWANCE_PATH} answers (OPENEDX_ALLOWANCE_API={})", api_name(configured)),
         ),
         (false, Some(true), AllowanceApi::Legacy) => report.fail(
             "lms.allowance_api",
@@ -681,7 +705,7 @@ async fn allowance_check(
         ),
         (false, Some(true), _) => report.pass(
             "lms.allowance_api",
-            format!("v2 {VIEWSET_ALLOWANCE_PATH} answers (OPENEDX_ALLOWANCE_API {configured:?})"),
+            format!("v2 {VIEWSET_ALLOWANCE_PATH} answers (OPENEDX_ALLOWANCE_API={})", api_name(configured)),
         ),
         _ => report.fail(
             "lms.allowance_api",
@@ -724,7 +748,7 @@ async fn apply_check(probe: &Probe<'_>, report: &mut Report, apply: &str, user: 
         (_, _) if code == Some(403) => report.fail(
             "lms.apply_path",
             "the bulk enrollment view refuses the service user (403)",
-            staff_fix(user),
+            probe.forbidden_fix(user),
         ),
         ("bulk_enroll", None) => report.fail(
             "lms.apply_path",

@@ -49,7 +49,7 @@ pub async fn check_richie(
     client: &RichieClient,
     targets: Result<Vec<RichieTarget>, String>,
     course: Option<&str>,
-    link_for: &dyn Fn(&RichieTarget) -> Option<String>,
+    link_for: &(dyn Fn(&RichieTarget) -> Option<String> + Send + Sync),
 ) -> Report {
     let mut report = Report::new();
     let targets = match targets {

@@ -134,7 +134,10 @@ pub fn link_renderer(
     let template = settings.payload.resource_link_template.clone();
     let host = settings.payload.lms_host.clone();
     Arc::new(move |target: &RichieTarget, course: &str| {
-        let t = target.resource_link_template.as_deref().unwrap_or(&template);
+        let t = target
+            .resource_link_template
+            .as_deref()
+            .unwrap_or(&template);
         resource_link(t, &host, course)
     })
 }
@@ -155,10 +158,7 @@ pub fn validate_config(scope: Scope) -> Result<Option<Settings>, UsageError> {
 }
 
 /// Run the LMS, secret and Richie checks of `scope` from the environment.
-pub async fn run_checks(
-    args: &Args,
-    settings: Option<&Settings>,
-) -> Result<Report, UsageError> {
+pub async fn run_checks(args: &Args, settings: Option<&Settings>) -> Result<Report, UsageError> {
     let course = args.course.as_deref();
     let mut report = Report::new();
     let apply = match args.scope {
@@ -179,9 +179,11 @@ pub async fn run_checks(
             .await
             .map_err(|e| UsageError::Config(e.to_string()))?;
         report.checks.extend(richie.checks);
-        report
-            .checks
-            .extend(token_from_env(args.course_published_url.as_deref()).await.checks);
+        report.checks.extend(
+            token_from_env(args.course_published_url.as_deref())
+                .await
+                .checks,
+        );
     }
     Ok(report)
 }
@@ -217,7 +219,12 @@ mod tests {
         let a = parse(&["--stack-functions", "webhook=w,sync=s"]).unwrap();
         assert_eq!(a.stack.unwrap().sync.as_deref(), Some("s"));
         assert!(parse(&["--help"]).unwrap().help);
-        for bad in [&["--course"][..], &["--nope"], &["--function", "x"], &["--stack-functions", "x"]] {
+        for bad in [
+            &["--course"][..],
+            &["--nope"],
+            &["--function", "x"],
+            &["--stack-functions", "x"],
+        ] {
             assert!(matches!(parse(bad), Err(UsageError::Usage(_))), "{bad:?}");
         }
     }

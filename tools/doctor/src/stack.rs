@@ -36,11 +36,7 @@ impl StackFunctions {
                 "webhook" => &mut out.webhook,
                 "sync" => &mut out.sync,
                 "resync" => &mut out.resync,
-                other => {
-                    return Err(format!(
-                        "{other:?}: the roles are webhook, sync and resync"
-                    ))
-                }
+                other => return Err(format!("{other:?}: the roles are webhook, sync and resync")),
             };
             *slot = Some(name.to_owned());
         }
@@ -95,13 +91,25 @@ fn sdk_error<E: std::error::Error>(error: &E) -> String {
 fn secrets_of(role: &str) -> &'static [(&'static str, &'static str, Kind)] {
     match role {
         "webhook" => &[
-            ("OPENEDX_CLIENT_SECRET_ARN", "OPENEDX_CLIENT_SECRET", Kind::Client),
+            (
+                "OPENEDX_CLIENT_SECRET_ARN",
+                "OPENEDX_CLIENT_SECRET",
+                Kind::Client,
+            ),
             ("LERNITO_SECRET_ARN", "LERNITO_WEBHOOK_SECRET", Kind::List),
         ],
         _ => &[
-            ("OPENEDX_CLIENT_SECRET_ARN", "OPENEDX_CLIENT_SECRET", Kind::Client),
+            (
+                "OPENEDX_CLIENT_SECRET_ARN",
+                "OPENEDX_CLIENT_SECRET",
+                Kind::Client,
+            ),
             ("RICHIE_TARGETS_SECRET_ARN", "RICHIE_TARGETS", Kind::Targets),
-            ("COURSE_SYNC_TOKEN_SECRET_ARN", "COURSE_SYNC_TOKEN", Kind::List),
+            (
+                "COURSE_SYNC_TOKEN_SECRET_ARN",
+                "COURSE_SYNC_TOKEN",
+                Kind::List,
+            ),
         ],
     }
 }
@@ -188,7 +196,11 @@ pub async fn check_stack(aws: &AwsClients, functions: &StackFunctions) -> Report
         let one = queue_checks(aws, function, &mut dead_letter_queues).await;
         report.extend_with_subject(one, function.role);
     }
-    report.checks.extend(alarm_checks(aws, &deployed, &dead_letter_queues).await.checks);
+    report.checks.extend(
+        alarm_checks(aws, &deployed, &dead_letter_queues)
+            .await
+            .checks,
+    );
     report
 }
 
@@ -199,13 +211,21 @@ async fn secret_checks(aws: &AwsClients, function: &Deployed) -> Report {
             if function.env.contains_key(*plain_var) {
                 report.warn(
                     "stack.secret",
-                    format!("{arn_var} unset: {} reads {plain_var} from its plain environment", function.name),
-                    format!("store the value in Secrets Manager and set {arn_var} (template.yaml does)"),
+                    format!(
+                        "{arn_var} unset: {} reads {plain_var} from its plain environment",
+                        function.name
+                    ),
+                    format!(
+                        "store the value in Secrets Manager and set {arn_var} (template.yaml does)"
+                    ),
                 );
             } else {
                 report.fail(
                     "stack.secret",
-                    format!("{arn_var} unset on {}: it falls back to the local defaults", function.name),
+                    format!(
+                        "{arn_var} unset on {}: it falls back to the local defaults",
+                        function.name
+                    ),
                     format!("set {arn_var} to the secret's ARN (sam deploy creates it)"),
                 );
             }
@@ -498,9 +518,12 @@ mod tests {
 
     #[test]
     fn secret_values_parse_without_echoing() {
-        assert!(parse_secret(Kind::Client, r#"{"client_id": "x", "client_secret": "hidden"}"#)
-            .unwrap()
-            .contains("\"x\""));
+        assert!(parse_secret(
+            Kind::Client,
+            r#"{"client_id": "x", "client_secret": "hidden"}"#
+        )
+        .unwrap()
+        .contains("\"x\""));
         let err = parse_secret(Kind::Client, "hidden-value").unwrap_err();
         assert!(!err.contains("hidden"));
         assert!(parse_secret(Kind::List, r#"{"secrets": ["a"]}"#).is_ok());
