@@ -92,13 +92,19 @@ pub async fn check_target(
     match target.url.scheme() {
         "https" => report.pass("richie.tls", "https"),
         _ if loopback(host) => report.pass("richie.tls", "http on loopback (local runs only)"),
-        scheme => report.fail(
-            "richie.tls",
-            format!(
-                "{scheme}:// to {host}: the signature and the course data would travel in clear"
-            ),
-            "use an https:// url in the target (RICHIE_TARGETS_SECRET_ARN)",
-        ),
+        scheme => {
+            report.fail(
+                "richie.tls",
+                format!("{scheme}:// to {host}: the signature and the course data would travel in clear"),
+                "use an https:// url in the target (RICHIE_TARGETS_SECRET_ARN)",
+            );
+            // Nothing is sent in clear, not even a probe.
+            report.skipped(
+                &["richie.reachable", "richie.secret", "richie.course_regex"],
+                "richie.tls",
+            );
+            return report;
+        }
     }
     let later = ["richie.secret", "richie.course_regex", "richie.course_page"];
     match client.deliver(target, b"{}".to_vec()).await {
