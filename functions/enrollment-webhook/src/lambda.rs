@@ -159,7 +159,7 @@ pub enum Invocation {
     /// `{"doctor": true}` / `{"doctor": {"course": "…"}}` (README "Before go-live").
     Doctor(Option<String>),
     /// Anything else, read exactly as `lambda_http::run` reads it.
-    Http(lambda_http::request::LambdaRequest),
+    Http(Box<lambda_http::request::LambdaRequest>),
 }
 
 /// Tell the doctor command from an API Gateway / function URL event. Not HTTP and not
@@ -169,7 +169,7 @@ pub fn route(event: &serde_json::Value) -> Result<Invocation, serde_json::Error>
         return Ok(Invocation::Doctor(course));
     }
     // `LambdaRequest` reads itself through a `RawValue`: from text, not from a `Value`.
-    serde_json::from_str(&event.to_string()).map(Invocation::Http)
+    serde_json::from_str(&event.to_string()).map(|r| Invocation::Http(Box::new(r)))
 }
 
 /// The doctor's report with this function's environment, secrets and network path
@@ -200,7 +200,7 @@ mod tests {
         let Ok(Invocation::Http(request)) = route(&event) else {
             panic!("an HTTP API event is HTTP")
         };
-        let request: Request = request.into();
+        let request: Request = (*request).into();
         assert_eq!(request.uri().path(), "/api/lernito/webhook/");
         assert!(route(&serde_json::json!({"resync": "all"})).is_err());
     }

@@ -25,7 +25,7 @@ async fn main() -> Result<(), Error> {
                     Ok::<Value, Error>(Box::pin(doctor_report(course.as_deref())).await)
                 }
                 Invocation::Http(request) => {
-                    let response = http.call(LambdaEvent::new(request, event.context)).await?;
+                    let response = http.call(LambdaEvent::new(*request, event.context)).await?;
                     Ok(serde_json::to_value(response)?)
                 }
             }

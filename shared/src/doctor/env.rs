@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::lms::{check_lms, LmsOptions};
-use super::richie::check_richie;
+use super::richie::{check_richie, LinkFor};
 use super::Report;
 use crate::openedx::config::{ConfigError, LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET, LOCAL_LMS_URL};
 use crate::openedx::rest::{credential_cache, credentials_from_env};
@@ -123,7 +123,7 @@ pub async fn richie_targets_from_env() -> Result<Vec<RichieTarget>, String> {
 /// The Richie checks of every configured target.
 pub async fn richie_from_env(
     course: Option<&str>,
-    link_for: &(dyn Fn(&RichieTarget) -> Option<String> + Send + Sync),
+    link_for: &LinkFor,
 ) -> Result<Report, DoctorConfigError> {
     let client = RichieClient::new(RichieClientConfig::default())
         .map_err(|e| DoctorConfigError::Client(e.to_string()))?;
@@ -250,7 +250,7 @@ pub async fn webhook_doctor(course: Option<&str>) -> Report {
 /// `resource_link` for a target (course-sync's own template).
 pub async fn course_sync_doctor(
     course: Option<&str>,
-    link_for: Arc<dyn Fn(&RichieTarget) -> Option<String> + Send + Sync>,
+    link_for: Arc<LinkFor>,
     published_url: Option<&str>,
 ) -> Report {
     let mut report = Report::new();

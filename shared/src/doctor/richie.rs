@@ -20,6 +20,9 @@ use super::{clip, Report};
 use crate::course_key::parse_course_key;
 use crate::richie::{RichieAnswer, RichieApi, RichieClient, RichieError, RichieTarget};
 
+/// The `resource_link` of the checked course for a target (`None`: no course).
+pub type LinkFor = dyn Fn(&RichieTarget) -> Option<String> + Send + Sync;
+
 /// Not a date: makes Richie's validation fail before any write.
 const NOT_A_DATE: &str = "edx-hooks-doctor: not a date";
 
@@ -49,7 +52,7 @@ pub async fn check_richie(
     client: &RichieClient,
     targets: Result<Vec<RichieTarget>, String>,
     course: Option<&str>,
-    link_for: &(dyn Fn(&RichieTarget) -> Option<String> + Send + Sync),
+    link_for: &LinkFor,
 ) -> Report {
     let mut report = Report::new();
     let targets = match targets {

@@ -127,10 +127,11 @@ impl Args {
     }
 }
 
+/// Renders a course's `resource_link` for a target.
+pub type LinkRenderer = dyn Fn(&RichieTarget, &str) -> String + Send + Sync;
+
 /// course-sync's `resource_link` of `course` for a target, from course-sync's settings.
-pub fn link_renderer(
-    settings: &Settings,
-) -> Arc<dyn Fn(&RichieTarget, &str) -> String + Send + Sync> {
+pub fn link_renderer(settings: &Settings) -> Arc<LinkRenderer> {
     let template = settings.payload.resource_link_template.clone();
     let host = settings.payload.lms_host.clone();
     Arc::new(move |target: &RichieTarget, course: &str| {
@@ -174,7 +175,8 @@ pub async fn run_checks(args: &Args, settings: Option<&Settings>) -> Result<Repo
     }
     if let (Some(settings), true) = (settings, args.scope != Scope::Webhook) {
         let render = link_renderer(settings);
-        let link_for = move |t: &RichieTarget| course.map(|c| render(t, c));
+        let wanted = args.course.clone();
+        let link_for = move |t: &RichieTarget| wanted.as_deref().map(|c| render(t, c));
         let richie = richie_from_env(course, &link_for)
             .await
             .map_err(|e| UsageError::Config(e.to_string()))?;
