@@ -320,7 +320,8 @@ async fn other_events_and_bad_bodies() {
         &json!([target(&richie.sync_url(), SECRET)]),
         Options::default(),
     );
-    let other = json!({"openedx_events.learning.data.CourseEnrollmentData": {}, "event_metadata": {"event_type": "org.openedx.learning.course.enrollment.created.v1"}}).to_string();
+    // (Enrollment created/changed events are count refreshes: count_refresh_moto.rs.)
+    let other = json!({"openedx_events.learning.data.CourseEnrollmentData": {}, "event_metadata": {"event_type": "org.openedx.learning.course.unenrollment.completed.v1"}}).to_string();
     let (status, reply) = http_answer(
         &handle_event(&svc, http_event(&other, Some(TOKEN), None))
             .await
