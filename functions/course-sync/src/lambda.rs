@@ -356,12 +356,41 @@ async fn secret_source(
 }
 
 /// Build the service from the environment (see the README's configuration table).
+/// The course API evaluates visibility for `?username=`; without it every upcoming
+/// course is 404 and would never reach Richie. So the service user must be known:
+/// `OPENEDX_SERVICE_USERNAME`, or the JWT's `preferred_username`, discovered here at
+/// cold start. A token that comes back without one is a start-up error with the fix;
+/// an LMS that cannot be reached now is not (the check is repeated on first use, and
+/// a publish arriving meanwhile is queued rather than refused by a failed start).
+pub async fn check_service_user(lms: &OpenEdxClient) -> Result<(), lambda_runtime::Error> {
+    const DISCOVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+    match tokio::time::timeout(DISCOVERY_BUDGET, lms.transport().service_username()).await {
+        Ok(Ok(Some(name))) => {
+            tracing::info!(service_user = %name, "course API visibility evaluated for the service user");
+            Ok(())
+        }
+        Ok(Ok(None)) => Err(SERVICE_USER_UNKNOWN.into()),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, error_kind = err.kind(), "could not fetch a token at start; the service user is checked on first use");
+            Ok(())
+        }
+        Err(_) => {
+            tracing::warn!("the LMS did not grant a token within 3 s at start; the service user is checked on first use");
+            Ok(())
+        }
+    }
+}
+
+/// The start-up error when the service user cannot be known.
+pub const SERVICE_USER_UNKNOWN: &str = "the LMS service user is unknown: the token is not a JWT carrying preferred_username. Set OPENEDX_SERVICE_USERNAME to the staff user that owns the OAuth2 application (without it the course API answers as for an anonymous visitor and upcoming courses are never synced)";
+
 pub async fn service_from_env() -> Result<Service, lambda_runtime::Error> {
     let openedx = OpenEdxConfig::from_env(LOCAL_LMS_URL)?;
     let settings = Settings::from_env(&ProcessEnv, openedx)?;
     let credentials =
         credential_cache(credentials_from_env(LOCAL_CLIENT_ID, LOCAL_CLIENT_SECRET).await);
     let lms = Arc::new(OpenEdxClient::new(settings.openedx.clone(), credentials)?);
+    check_service_user(&lms).await?;
     let catalog = Arc::new(CatalogClient::new(lms, settings.sources.clone()));
     let richie = Arc::new(RichieClient::new(settings.richie.clone())?);
     let syncer = Syncer::new(
