@@ -22,6 +22,9 @@
 //!    types are `org.openedx.learning.course.enrollment.{created,changed}.v1`
 //!    (`learning/signals.py`). Only `course.course_key` is read (the learner's PII is
 //!    never looked at or logged): [`Inbound::Enrollment`], a count refresh of that course.
+//!    The LMS sends `COURSE_ENROLLMENT_CREATED` from `CourseEnrollment.enroll`
+//!    (`common/djangoapps/student/models/course_enrollment.py`) as it happens, not on
+//!    commit: the count queue's 5-minute delay also lets that transaction commit.
 //!
 //! An `event_metadata.event_type` other than the catalog-info-changed type is not an
 //! error: the message is acknowledged and ignored (a webhook configured for the wrong
