@@ -3,7 +3,7 @@
 //! per cold start; everything it builds is reused by warm invocations).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -103,20 +103,14 @@ pub async fn service_from_env() -> Result<WebhookService<OpenEdxClient>, lambda_
 /// and the request budget applies.
 fn invocation_deadline(request: &Request, margin: Duration) -> Option<Instant> {
     let context = request.lambda_context_ref()?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .ok()?
-        .as_millis() as u64;
-    if context.deadline < now_ms + 1_000 {
+    let at = deadline::from_unix_ms(context.deadline, margin);
+    if at.is_none() {
         tracing::warn!(
             deadline_ms = context.deadline,
-            now_ms,
             "the runtime's invocation deadline is not in the future; using EDX_HOOKS_REQUEST_BUDGET_MS"
         );
-        return None;
     }
-    let left = Duration::from_millis(context.deadline.saturating_sub(now_ms));
-    Some(Instant::now() + left.saturating_sub(margin))
+    at
 }
 
 /// Convert one API Gateway request, call the service, convert the reply.
