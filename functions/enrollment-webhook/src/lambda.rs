@@ -178,6 +178,7 @@ pub async fn doctor_report(course: Option<&str>) -> serde_json::Value {
 mod tests {
     use super::*;
     use lambda_http::lambda_runtime::Context;
+    use std::time::{SystemTime, UNIX_EPOCH};
 
     #[test]
     fn doctor_commands_and_http_events_are_told_apart() {
