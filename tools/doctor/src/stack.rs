@@ -527,7 +527,11 @@ mod tests {
         let err = parse_secret(Kind::Client, "hidden-value").unwrap_err();
         assert!(!err.contains("hidden"));
         assert!(parse_secret(Kind::List, r#"{"secrets": ["a"]}"#).is_ok());
-        assert!(parse_secret(Kind::Targets, "[]").is_ok());
+        assert!(parse_secret(
+            Kind::Targets,
+            r#"[{"url": "https://richie.example/api/v1.0/course-runs-sync/", "secret": "s"}]"#
+        )
+        .is_ok());
         assert!(parse_secret(Kind::Targets, "nope").is_err());
         assert_eq!(
             queue_of_arn("arn:aws:sqs:us-east-1:123:q"),
