@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::Value;
 
 use super::{clip, Report};
+use crate::enrollment_answers::parse_course_modes;
 use crate::openedx::config::check_base_url;
 use crate::openedx::transport::{encode_path, Call, Reply, Transport};
 use crate::openedx::{AllowanceApi, LmsError, OpenEdxClient};
@@ -271,6 +272,11 @@ pub async fn check_lms(
                     "a token lives less than 5 minutes: raise OAUTH2_PROVIDER['ACCESS_TOKEN_EXPIRE_SECONDS'] in the LMS settings (default 3600)",
                 ),
                 (true, Some(_)) => report.pass("lms.token", found),
+                (true, None) => report.warn(
+                    "lms.token",
+                    format!("{found}; its payload is not readable JWT claims"),
+                    "the restriction and staff claims cannot be read: check lms.service_user_staff and Django admin /admin/oauth_dispatch/restrictedapplication/",
+                ),
                 _ => report.fail(
                     "lms.token",
                     format!("{found}: not a JWT"),
@@ -575,18 +581,12 @@ async fn course_checks(
     let modes = probe
         .get("doctor_course_modes", &modes_path, &[], false)
         .await;
+    // The functions' own parser of this answer.
     let slugs: Option<Vec<String>> = modes
         .as_ref()
         .ok()
         .filter(|r| r.code() == 200)
-        .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
-        .and_then(|v| {
-            v.as_array().map(|rows| {
-                rows.iter()
-                    .filter_map(|m| m.get("mode_slug")?.as_str().map(str::to_owned))
-                    .collect()
-            })
-        });
+        .and_then(|r| parse_course_modes(&r.body).ok());
     match slugs {
         Some(s) if !s.is_empty() => {
             report.pass("lms.course_modes", format!("modes: {}", s.join(", ")))
