@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use edx_hooks_shared::openedx::deadline;
 use enrollment_webhook::lambda::{doctor_report, handle, route, service_from_env, Invocation};
 use lambda_http::{service_fn, Adapter, Error, LambdaEvent, Request, Service};
 use serde_json::Value;
@@ -21,8 +22,17 @@ async fn main() -> Result<(), Error> {
         async move {
             match route(&event.payload)? {
                 // Boxed: the doctor's future is deep enough to hit the type-layout recursion limit.
+                // Within the invocation's deadline: an LMS that hangs gives failed
+                // checks, not a Lambda timeout.
                 Invocation::Doctor(course) => {
-                    Ok::<Value, Error>(Box::pin(doctor_report(course.as_deref())).await)
+                    let report = Box::pin(doctor_report(course.as_deref()));
+                    let margin = std::time::Duration::from_secs(2);
+                    Ok::<Value, Error>(
+                        match deadline::from_unix_ms(event.context.deadline, margin) {
+                            Some(at) => deadline::with_deadline(at, report).await,
+                            None => report.await,
+                        },
+                    )
                 }
                 Invocation::Http(request) => {
                     let response = http.call(LambdaEvent::new(*request, event.context)).await?;
