@@ -23,3 +23,5 @@ pub mod openedx;
 pub mod richie;
 #[cfg(feature = "adapters")]
 pub mod secrets;
+#[cfg(feature = "adapters")]
+pub mod sqs;

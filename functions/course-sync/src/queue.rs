@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use edx_hooks_shared::sqs::{send_batches, Outgoing, SendFailure};
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QueueError {
     #[error("no retry queue is configured (COURSE_SYNC_QUEUE_URL)")]
@@ -74,59 +76,17 @@ impl RetryQueue for SqsQueue {
 
 impl SqsQueue {
     async fn send(&self, bodies: Vec<String>, delay: Duration) -> Result<(), QueueError> {
-        use aws_sdk_sqs::error::ProvideErrorMetadata;
-        // SQS refuses a DelaySeconds above 900.
-        let delay_seconds = delay.as_secs().min(900) as i32;
-        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-        let mut failed = 0usize;
-        let mut detail = String::new();
-        for chunk in bodies.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .set_delay_seconds((delay_seconds > 0).then_some(delay_seconds))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Send {
-                    failed: chunk.len(),
-                    detail: e.to_string(),
-                })?;
-            match self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    if !out.failed.is_empty() {
-                        failed += out.failed.len();
-                        detail = out
-                            .failed
-                            .first()
-                            .map(|f| f.code.clone())
-                            .unwrap_or_default();
-                    }
-                }
-                Err(err) => {
-                    failed += chunk.len();
-                    detail = err
-                        .code()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| err.to_string());
-                }
-            }
-        }
-        if failed > 0 {
-            return Err(QueueError::Send { failed, detail });
-        }
-        Ok(())
+        let delay_seconds = i32::try_from(delay.as_secs()).unwrap_or(i32::MAX);
+        let messages: Vec<Outgoing<'_>> = bodies
+            .iter()
+            .map(|body| Outgoing {
+                delay_seconds: Some(delay_seconds),
+                ..Outgoing::body(body)
+            })
+            .collect();
+        send_batches(&self.client, &self.url, &messages)
+            .await
+            .map_err(|SendFailure { failed, detail }| QueueError::Send { failed, detail })
     }
 }
 

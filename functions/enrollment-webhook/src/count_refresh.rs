@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use edx_hooks_shared::count_refresh::{count_refresh_now, CountRefresh};
+use edx_hooks_shared::sqs::{send_batches, Outgoing, SendFailure};
 
 /// The longest a successful request waits for the refreshes to be queued. Well inside
 /// the 1.5 s kept free before the Lambda's deadline (`EDX_HOOKS_DEADLINE_MARGIN_MS`).
@@ -97,54 +98,17 @@ impl SqsCountNotifier {
 impl CountNotifier for SqsCountNotifier {
     fn notify<'a>(&'a self, refreshes: &'a [CountRefresh]) -> NotifyFuture<'a> {
         Box::pin(async move {
-            use aws_sdk_sqs::error::ProvideErrorMetadata;
-            use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-            let mut failed = 0usize;
-            let mut detail = String::new();
-            for chunk in refreshes.chunks(10) {
-                let entries = chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .message_body(&r.body)
-                            .message_group_id(&r.group_id)
-                            .message_deduplication_id(&r.deduplication_id)
-                            .build()
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| NotifyError::Send {
-                        failed: chunk.len(),
-                        detail: e.to_string(),
-                    })?;
-                match self
-                    .client
-                    .send_message_batch()
-                    .queue_url(&self.url)
-                    .set_entries(Some(entries))
-                    .send()
-                    .await
-                {
-                    Ok(out) => {
-                        if let Some(first) = out.failed.first() {
-                            failed += out.failed.len();
-                            detail = first.code.clone();
-                        }
-                    }
-                    Err(err) => {
-                        failed += chunk.len();
-                        detail = err
-                            .code()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| err.to_string());
-                    }
-                }
-            }
-            match failed {
-                0 => Ok(()),
-                failed => Err(NotifyError::Send { failed, detail }),
-            }
+            let messages: Vec<Outgoing<'_>> = refreshes
+                .iter()
+                .map(|r| Outgoing {
+                    group_id: Some(&r.group_id),
+                    deduplication_id: Some(&r.deduplication_id),
+                    ..Outgoing::body(&r.body)
+                })
+                .collect();
+            send_batches(&self.client, &self.url, &messages)
+                .await
+                .map_err(|SendFailure { failed, detail }| NotifyError::Send { failed, detail })
         })
     }
 }
