@@ -90,6 +90,24 @@ impl MotoServer {
             _child: guard,
         }
     }
+
+    /// An AWS SDK configuration that talks to this server (any service client).
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        sdk_config_for(&self.endpoint).await
+    }
+}
+
+/// An AWS SDK configuration for a local endpoint (moto, or a proxy in front of it):
+/// fixed test credentials, `us-east-1`.
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await
 }
 
 /// Every log line of the test binary, as JSON (one capture per binary: a subscriber

@@ -8,24 +8,12 @@ use edx_hooks_shared::secrets::{
     flatten_secret_versions, SecretCache, SecretError, SecretFetcher, SecretSource,
     SecretsManagerSecret,
 };
-use edx_hooks_tests::support::MotoServer;
-
-async fn client(endpoint: &str) -> Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
-    Client::new(&config)
-}
+use edx_hooks_tests::support::{sdk_config_for, MotoServer};
 
 #[tokio::test]
 async fn rotation_stages_cache_and_deletion() {
     let moto = MotoServer::start();
-    let sm = client(&moto.endpoint).await;
+    let sm = Client::new(&moto.sdk_config().await);
     let created = sm
         .create_secret()
         .name("edx-hooks/lernito")
@@ -121,7 +109,7 @@ async fn rotation_stages_cache_and_deletion() {
 async fn unreachable_secrets_manager_is_an_error_not_a_hang() {
     // Nothing listens on this port.
     let port = edx_hooks_tests::support::free_port();
-    let sm = client(&format!("http://127.0.0.1:{port}")).await;
+    let sm = Client::new(&sdk_config_for(&format!("http://127.0.0.1:{port}")).await);
     let source = SecretsManagerSecret::new(sm, "missing");
     let started = std::time::Instant::now();
     assert!(matches!(

@@ -39,18 +39,6 @@ use support::{Options, TOKEN};
 /// The queue's delay in this test (production: `BUCKET_SECS`, 300 s).
 const DELAY_SECS: u64 = 20;
 
-async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
-}
-
 /// A FIFO queue as `template.yaml`'s `EnrollmentCountQueue` (a shorter delay), with a
 /// FIFO dead-letter queue after `max_receives` receives. Returns (url, arn, dlq url).
 async fn count_queue(
@@ -227,7 +215,7 @@ fn options() -> Options {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_enrollments_in_one_course_make_at_most_a_few_richie_updates() {
     let moto = MotoServer::start();
-    let sqs = sqs_client(&moto.endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let (url, arn, dlq) = count_queue(&sqs, "enrollment-count", 5).await;
     let lms = LmsEmulator::start(EmulatorConfig::demo()).await;
     let richie = RichieEmulator::start(RichieEmulatorConfig::default()).await;
@@ -370,7 +358,7 @@ async fn a_thousand_enrollments_in_one_course_make_at_most_a_few_richie_updates(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_working_count_queue_an_enrollment_event_syncs_its_course_at_once() {
     let moto = MotoServer::start();
-    let sqs = sqs_client(&moto.endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let lms = LmsEmulator::start(EmulatorConfig::demo()).await;
     let richie = RichieEmulator::start(RichieEmulatorConfig::default()).await;
     let event = || http_event(&enrollment_event(DEMO_COURSE, 1), Some(TOKEN), None);
@@ -412,7 +400,7 @@ async fn without_a_working_count_queue_an_enrollment_event_syncs_its_course_at_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_refresh_fails_the_rest_of_its_fifo_batch_and_ends_in_the_dead_letter_queue() {
     let moto = MotoServer::start();
-    let sqs = sqs_client(&moto.endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
     let (url, arn, dlq) = count_queue(&sqs, "failing-count", 2).await;
     let lms = LmsEmulator::start(EmulatorConfig::demo()).await;
     let richie = RichieEmulator::start(RichieEmulatorConfig::default()).await;

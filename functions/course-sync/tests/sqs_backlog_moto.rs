@@ -120,14 +120,7 @@ async fn a_large_backlog_leaves_the_http_route_an_environment() {
     let (reserved_min, caps) = capacity_from_template();
     let pollers: usize = caps.iter().sum();
     let moto = MotoServer::start();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await;
+    let config = moto.sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let url = sqs
         .create_queue()

@@ -18,17 +18,6 @@ use support::{
     batch_failures, http_answer, http_event, service_with, sqs_event, target, Options, TOKEN,
 };
 
-async fn aws_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
-}
-
 async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
     let mut bodies = Vec::new();
     loop {
@@ -61,7 +50,7 @@ async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqs_retry_queue_and_targets_secret_through_moto() {
     let moto = MotoServer::start();
-    let config = aws_config(&moto.endpoint).await;
+    let config = moto.sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let url = sqs
         .create_queue()
@@ -189,7 +178,7 @@ async fn create_queue(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_dead_letter_queue_replays_its_own_bodies() {
     let moto = MotoServer::start();
-    let config = aws_config(&moto.endpoint).await;
+    let config = moto.sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let (jobs_dlq, jobs_dlq_arn) = create_queue(&sqs, "course-sync-dlq", None).await;
     let (queue, _) = create_queue(&sqs, "course-sync", Some(&jobs_dlq_arn)).await;

@@ -16,24 +16,13 @@ use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime};
 use aws_sdk_sqs::types::QueueAttributeName;
 use edx_hooks_doctor::{check_stack, AwsClients, StackFunctions};
 use edx_hooks_shared::doctor::{Report, Status};
-use edx_hooks_tests::support::{venv_dir, MotoServer};
+use edx_hooks_tests::support::{sdk_config_for, venv_dir, MotoServer};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/edx-hooks-doctor";
 /// An empty ZIP archive (its end-of-central-directory record only).
 const EMPTY_ZIP: [u8; 22] = [
     0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
-
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
-}
 
 /// moto's Lambda wants the execution role to exist (IAM's query API; moto does not
 /// check signatures).
@@ -174,9 +163,9 @@ async fn a_good_stack_passes_and_each_gap_fails_its_check() {
         return;
     }
     let moto = MotoServer::start();
-    let mut aws = AwsClients::new(&sdk_config(&moto.endpoint).await);
+    let mut aws = AwsClients::new(&moto.sdk_config().await);
     let cloudwatch = support::cbor_proxy::start(&moto.endpoint).await;
-    aws.cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config(&cloudwatch).await);
+    aws.cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk_config_for(&cloudwatch).await);
     create_role(&moto.endpoint).await;
 
     let client = secret(
