@@ -50,7 +50,9 @@ fuzz_target!(|data: &[u8]| {
     let parsed = parse_course_event(data);
     let value: Option<Value> = serde_json::from_slice(data).ok();
     match &parsed {
-        Ok(Inbound::Course(request)) => plausible_key(&request.course_id),
+        Ok(Inbound::Course(request) | Inbound::Enrollment(request)) => {
+            plausible_key(&request.course_id)
+        }
         Ok(Inbound::Ignored { event_type }) => assert!(event_type.chars().count() <= 200),
         Err(_) => {}
     }
@@ -62,12 +64,20 @@ fuzz_target!(|data: &[u8]| {
     match &command {
         Ok(Command::Courses(requests)) => requests.iter().for_each(|r| plausible_key(&r.course_id)),
         Ok(Command::ResyncAll) => assert_eq!(value["resync"], "all"),
+        Ok(Command::ResyncFrom(page)) => {
+            assert_eq!(value["resync"], "all");
+            assert!(*page >= 1);
+            assert_eq!(value["from_page"].as_u64(), Some(u64::from(*page)));
+        }
         Err(_) => {}
     }
     let is_command = value.get("resync").is_some() || value.get("course_ids").is_some();
     if !is_command {
         match (&parsed, &command) {
-            (Ok(Inbound::Course(request)), Ok(Command::Courses(requests))) => {
+            (
+                Ok(Inbound::Course(request) | Inbound::Enrollment(request)),
+                Ok(Command::Courses(requests)),
+            ) => {
                 assert_eq!(requests.as_slice(), std::slice::from_ref(request))
             }
             (Ok(Inbound::Ignored { .. }), Ok(Command::Courses(requests))) => {
