@@ -29,9 +29,7 @@ use course_sync::queue::{RetryQueue, SqsQueue};
 use edx_hooks_tests::lms_emulator::{EmulatorConfig, LmsEmulator, DEMO_COURSE};
 use edx_hooks_tests::support::MotoServer;
 use support::richie_emulator::{RichieEmulator, RichieEmulatorConfig};
-use support::{
-    batch_failures, http_answer, http_event, service_with, sqs_event, target, Options, TOKEN,
-};
+use support::{http_answer, http_event, poll_once, service_with, target, Options, TOKEN};
 
 /// The backlog (`EDX_HOOKS_BACKLOG`, default 1,000). moto_server's SendMessageBatch
 /// slows down as its queue grows (5,000 messages took 457 s to enqueue here, 1,000 a
@@ -130,6 +128,19 @@ async fn a_large_backlog_leaves_the_http_route_an_environment() {
         .expect("queue")
         .queue_url
         .expect("url");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("arn");
     let started = Instant::now();
     let body = json!({"course_id": DEMO_COURSE}).to_string();
     SqsQueue::new(sqs.clone(), url.clone())
@@ -168,54 +179,21 @@ async fn a_large_backlog_leaves_the_http_route_an_environment() {
     // The pollers and the publishes run concurrently on this task (the emulators and
     // moto serve from their own tasks and processes).
     let poller = |_: usize| {
-        let (sqs, url, service, pool) = (&sqs, &url, &service, &pool);
+        let (sqs, url, arn, service, pool) = (&sqs, &url, &arn, &service, &pool);
         let (stop, consumed, busy, peak) = (&stop, &consumed, &busy, &peak);
         async move {
             while !stop.load(Ordering::Relaxed) {
-                let out = sqs
-                    .receive_message()
-                    .queue_url(url)
-                    .max_number_of_messages(10)
-                    .visibility_timeout(360)
-                    .send()
-                    .await
-                    .expect("receive");
-                let messages = out.messages.unwrap_or_default();
-                if messages.is_empty() {
-                    break;
-                }
+                // One invocation: it holds an execution environment while it runs.
                 let _environment = pool.acquire().await.expect("pool");
                 let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
-                let records: Vec<(String, String)> = messages
-                    .iter()
-                    .map(|m| {
-                        (
-                            m.message_id.clone().unwrap_or_default(),
-                            m.body.clone().unwrap_or_default(),
-                        )
-                    })
-                    .collect();
-                let refs: Vec<(&str, &str)> = records
-                    .iter()
-                    .map(|(i, b)| (i.as_str(), b.as_str()))
-                    .collect();
-                let answer = handle_event(service.as_ref(), sqs_event(&refs))
-                    .await
-                    .expect("batch");
-                assert!(batch_failures(&answer).is_empty(), "{answer}");
-                for m in &messages {
-                    if let Some(handle) = &m.receipt_handle {
-                        sqs.delete_message()
-                            .queue_url(url)
-                            .receipt_handle(handle)
-                            .send()
-                            .await
-                            .expect("delete");
-                    }
-                }
-                consumed.fetch_add(messages.len(), Ordering::SeqCst);
+                let (delivered, failed) = poll_once(sqs, url, arn, service.as_ref()).await;
                 busy.fetch_sub(1, Ordering::SeqCst);
+                assert_eq!(failed, 0, "every backlog record is synced");
+                if delivered == 0 {
+                    break;
+                }
+                consumed.fetch_add(delivered, Ordering::SeqCst);
             }
         }
     };

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use course_sync::lambda::handle_event;
 use course_sync::payload::PayloadConfig;
 use course_sync::queue::{QueueError, RetryQueue};
 use course_sync::service::{CourseSyncService, TargetsProvider};
@@ -261,4 +262,70 @@ pub fn batch_failures(response: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// What Lambda's event source mapping does: receive up to 10, invoke the handler with
+/// an SQS event (the queue's ARN as `eventSourceARN`), delete what it did not report
+/// as failed. Returns (records delivered, records failed) for this poll.
+pub async fn poll_once<Q: course_sync::queue::RetryQueue>(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    arn: &str,
+    service: &course_sync::service::CourseSyncService<
+        edx_hooks_shared::openedx::catalog::CatalogClient,
+        edx_hooks_shared::richie::RichieClient,
+        Q,
+    >,
+) -> (usize, usize) {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(0)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .expect("receive");
+    let messages = out.messages.unwrap_or_default();
+    if messages.is_empty() {
+        return (0, 0);
+    }
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, Value> = m
+                .attributes
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
+                .collect();
+            json!({
+                "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": attributes, "messageAttributes": {}, "md5OfBody": m.md5_of_body,
+                "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    let answer = handle_event(service, json!({ "Records": records }))
+        .await
+        .expect("handler");
+    let failed = batch_failures(&answer);
+    for m in &messages {
+        if failed
+            .iter()
+            .any(|f| Some(f.as_str()) == m.message_id.as_deref())
+        {
+            continue;
+        }
+        if let Some(handle) = &m.receipt_handle {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    (messages.len(), failed.len())
 }
