@@ -133,17 +133,22 @@ pub const UNKNOWN_SERVICE_USER: &str =
 /// as, i.e. the DOT application's owner (`oauth_dispatch/jwt.py`). `None` for anything
 /// that is not a three-part JWT with that claim.
 pub fn jwt_username(token: &str) -> Option<String> {
+    jwt_claims(token)?
+        .get("preferred_username")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+}
+
+/// The claims (payload) of a three-part JWT, read without verifying its signature
+/// (the LMS just issued it to us); `None` for anything else.
+pub fn jwt_claims(token: &str) -> Option<Value> {
     let mut parts = token.split('.');
     let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() {
         return None;
     }
-    let claims: Value = serde_json::from_slice(&base64url_decode(payload)?).ok()?;
-    claims
-        .get("preferred_username")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
+    serde_json::from_slice(&base64url_decode(payload)?).ok()
 }
 
 /// Unpadded (or padded) base64url, as JWTs use it.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::Value;
 
 use super::{clip, Report};
-use crate::enrollment_answers::parse_course_modes;
+use crate::enrollment_answers::{jwt_claims, parse_course_modes};
 use crate::openedx::config::check_base_url;
 use crate::openedx::transport::{encode_path, Call, Reply, Transport};
 use crate::openedx::{AllowanceApi, LmsError, OpenEdxClient};
@@ -47,9 +47,7 @@ pub struct TokenClaims {
 
 /// Read the claims of a JWT's payload; `None` when it is not a JWT.
 pub fn token_claims(token: &str) -> Option<TokenClaims> {
-    let mut parts = token.split('.');
-    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
-    let claims: Value = serde_json::from_slice(&base64url(payload)?).ok()?;
+    let claims = jwt_claims(token)?;
     Some(TokenClaims {
         preferred_username: claims
             .get("preferred_username")
@@ -58,29 +56,6 @@ pub fn token_claims(token: &str) -> Option<TokenClaims> {
         is_restricted: claims.get("is_restricted").and_then(Value::as_bool),
         administrator: claims.get("administrator").and_then(Value::as_bool),
     })
-}
-
-fn base64url(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for byte in text.trim_end_matches('=').bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 fn staff_fix(user: &str) -> String {
