@@ -8,6 +8,8 @@
 //! Two LMS starts (the bulk view off, then on); skipped, one line on stderr, when
 //! `OPENEDX_PLATFORM_SRC` is unset.
 
+mod support;
+
 use std::process::Command;
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use edx_hooks_shared::openedx::rest::credential_cache;
 use edx_hooks_shared::openedx::{OpenEdxClient, OpenEdxConfig};
 use edx_hooks_shared::secrets::{SecretCache, SecretSource, StaticSecret};
 use edx_hooks_tests::real_lms::{seed, RealLms, RealLmsOptions};
+use support::{fix, status};
 
 async fn doctor(lms: &RealLms, id: &str, secret: &str, course: &str, apply: &str) -> Report {
     let config = OpenEdxConfig {
@@ -32,20 +35,6 @@ async fn doctor(lms: &RealLms, id: &str, secret: &str, course: &str, apply: &str
         apply_api: Some(apply.to_owned()),
     };
     check_lms(&client, &credentials, &options).await
-}
-
-fn status(report: &Report, name: &str) -> Status {
-    report
-        .get(name)
-        .unwrap_or_else(|| panic!("no check {name}:\n{}", report.render_text()))
-        .status
-}
-
-fn fix(report: &Report, name: &str) -> String {
-    report
-        .get(name)
-        .and_then(|c| c.fix.clone())
-        .unwrap_or_default()
 }
 
 /// Every request line of the LMS's access log that is neither a GET nor a token grant.

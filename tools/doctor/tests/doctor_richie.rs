@@ -7,15 +7,18 @@
 //!
 //! Skipped, one line on stderr, when Richie cannot be installed or started.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
 use edx_hooks_shared::doctor::richie::{check_richie, check_target};
-use edx_hooks_shared::doctor::{Report, Status};
+use edx_hooks_shared::doctor::Status;
 use edx_hooks_shared::richie::{RichieClient, RichieClientConfig, RichieTarget};
 use edx_hooks_tests::richie_server::{RichieOptions, RichieServer};
 use edx_hooks_tests::support::{free_port, workspace_root};
 use serde_json::Value;
+use support::{fix, status};
 
 const SECRET: &str = "doctor-richie-secret";
 const DEMO: &str = "course-v1:edX+DemoX+Demo_Course";
@@ -45,20 +48,6 @@ fn link(course: &str) -> String {
         "localhost:8000",
         course,
     )
-}
-
-fn status(report: &Report, name: &str) -> Status {
-    report
-        .get(name)
-        .unwrap_or_else(|| panic!("no check {name}:\n{}", report.render_text()))
-        .status
-}
-
-fn fix(report: &Report, name: &str) -> String {
-    report
-        .get(name)
-        .and_then(|c| c.fix.clone())
-        .unwrap_or_default()
 }
 
 /// Everything Richie holds for the links the doctor sent.
