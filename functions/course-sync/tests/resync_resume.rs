@@ -2,7 +2,6 @@
 //! the retry queue: the LMS emulator, the Richie emulator, the real adapters and the
 //! real service; the queue in memory (its SQS adapter and the delay are in `sqs_moto`).
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

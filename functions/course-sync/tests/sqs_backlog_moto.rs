@@ -29,7 +29,9 @@ use course_sync::queue::{RetryQueue, SqsQueue};
 use edx_hooks_tests::lms_emulator::{EmulatorConfig, LmsEmulator, DEMO_COURSE};
 use edx_hooks_tests::support::MotoServer;
 use support::richie_emulator::{RichieEmulator, RichieEmulatorConfig};
-use support::{http_answer, http_event, poll_once, service_with, target, Options, TOKEN};
+use support::{
+    http_answer, http_event, poll_once, service_with, target, template_entry, Options, TOKEN,
+};
 
 /// The backlog (`EDX_HOOKS_BACKLOG`, default 1,000). moto_server's SendMessageBatch
 /// slows down as its queue grows (5,000 messages took 457 s to enqueue here, 1,000 a
@@ -43,30 +45,6 @@ fn backlog() -> usize {
 }
 const PUBLISHES: usize = 20;
 
-/// The block of the top-level entry `name` of a template section (its lines up to the
-/// next entry indented like it).
-fn resource_block<'a>(template: &'a str, name: &str) -> &'a str {
-    let start = template
-        .find(&format!("\n  {name}:\n"))
-        .unwrap_or_else(|| panic!("{name} in template.yaml"))
-        + 1;
-    let mut end = template.len();
-    let mut offset = start;
-    for (i, line) in template[start..].split_inclusive('\n').enumerate() {
-        let bytes = line.as_bytes();
-        let next_entry = i > 0
-            && bytes.len() > 2
-            && bytes.starts_with(b"  ")
-            && !matches!(bytes[2], b' ' | b'#' | b'\n');
-        if next_entry || (i > 0 && !line.starts_with(' ') && !line.trim().is_empty()) {
-            end = offset;
-            break;
-        }
-        offset += line.len();
-    }
-    &template[start..end]
-}
-
 fn numbers_after(block: &str, key: &str) -> Vec<usize> {
     block
         .lines()
@@ -77,20 +55,17 @@ fn numbers_after(block: &str, key: &str) -> Vec<usize> {
 
 /// (reserved concurrency's minimum, the SQS event sources' caps) of CourseSyncFunction.
 fn capacity_from_template() -> (usize, Vec<usize>) {
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
-            .expect("template.yaml");
-    let parameter = resource_block(&template, "ReservedConcurrency");
-    let reserved_min = numbers_after(parameter, "MinValue:")
+    let parameter = template_entry("ReservedConcurrency");
+    let reserved_min = numbers_after(&parameter, "MinValue:")
         .first()
         .copied()
         .expect("ReservedConcurrency MinValue");
-    let function = resource_block(&template, "CourseSyncFunction");
+    let function = template_entry("CourseSyncFunction");
     assert!(
         function.contains("ReservedConcurrentExecutions: !Ref ReservedConcurrency"),
         "CourseSyncFunction reserves its concurrency"
     );
-    let caps = numbers_after(function, "MaximumConcurrency:");
+    let caps = numbers_after(&function, "MaximumConcurrency:");
     assert_eq!(
         caps.len(),
         // An event source names its queue (`Queue: !GetAtt …`); the function's

@@ -2,29 +2,11 @@
 //! (cfn-lint checks the template's validity; this checks that the alarms are there and
 //! watch the right metric of the right resource).
 
+mod support;
+
 /// The `AWS::CloudWatch::Alarm` resources of the template, each as its text block.
-fn alarms(template: &str) -> Vec<(String, String)> {
-    let mut blocks: Vec<(String, String)> = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in template.lines() {
-        let top_level = line.len() > 2
-            && line.starts_with("  ")
-            && !line[2..].starts_with([' ', '#'])
-            && line.trim_end().ends_with(':');
-        if top_level || (!line.starts_with(' ') && !line.trim().is_empty()) {
-            blocks.extend(current.take());
-            if top_level {
-                current = Some((line.trim().trim_end_matches(':').to_owned(), String::new()));
-            }
-            continue;
-        }
-        if let Some((_, text)) = current.as_mut() {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    blocks.extend(current);
-    blocks
+fn alarms() -> Vec<(String, String)> {
+    support::template_entries()
         .into_iter()
         .filter(|(_, text)| text.contains("Type: AWS::CloudWatch::Alarm"))
         .collect()
@@ -32,10 +14,7 @@ fn alarms(template: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_loss_and_stall_of_the_forwarder_is_alarmed() {
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
-            .expect("template.yaml");
-    let alarms = alarms(&template);
+    let alarms = alarms();
     assert!(alarms.len() >= 12, "parsed {} alarms", alarms.len());
     assert!(
         !alarms

@@ -329,3 +329,43 @@ pub async fn poll_once<Q: course_sync::queue::RetryQueue>(
     }
     (messages.len(), failed.len())
 }
+
+/// The top-level entries of `template.yaml`'s sections (`Parameters`, `Resources`, …):
+/// each entry's name and the text of its block (the lines under it, up to the next
+/// entry). Enough to check a property of the template without a YAML parser that
+/// knows CloudFormation's tags.
+pub fn template_entries() -> Vec<(String, String)> {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+            .expect("template.yaml");
+    let mut entries: Vec<(String, String)> = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in template.lines() {
+        let entry = line.len() > 2
+            && line.starts_with("  ")
+            && !line[2..].starts_with([' ', '#'])
+            && line.trim_end().ends_with(':');
+        if entry || (!line.starts_with(' ') && !line.trim().is_empty()) {
+            entries.extend(current.take());
+            if entry {
+                current = Some((line.trim().trim_end_matches(':').to_owned(), String::new()));
+            }
+            continue;
+        }
+        if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    entries.extend(current);
+    entries
+}
+
+/// The block of the template entry `name` (see [`template_entries`]).
+pub fn template_entry(name: &str) -> String {
+    template_entries()
+        .into_iter()
+        .find(|(entry, _)| entry == name)
+        .map(|(_, text)| text)
+        .unwrap_or_else(|| panic!("{name} in template.yaml"))
+}
